@@ -1,0 +1,136 @@
+/* Kafka on librdkafka: producers and consumers built from the common config
+ * (plus kafka.producer.* / kafka.consumer.* pass-through properties), a poll
+ * thread that runs delivery reports, transactions with outcomes mapped to
+ * retry/abort/fatal, topic creation at start, readiness checks, and
+ * librdkafka statistics exposed as metrics. Fatal client errors are logged and
+ * ask the process to stop (dai_lifecycle_request_stop). */
+#ifndef DISPATCHAI_KAFKA_H
+#define DISPATCHAI_KAFKA_H
+
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+#include <dispatchai/metrics.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct dai_kafka_header {
+    const char *name;
+    const void *value;
+    size_t len;
+};
+
+/* ---- producer ---------------------------------------------------------- */
+
+/* A delivery report, run on the producer's poll thread. rc is 0 when the
+ * broker acknowledged the message (partition/offset valid), else DAI_EKAFKA
+ * with errstr. */
+typedef void (*dai_delivery_fn)(void *ud, void *msg_opaque, int rc, int32_t partition,
+                                int64_t offset, const char *errstr);
+
+struct dai_producer_options {
+    const struct dai_common_config *cfg;  /* borrowed for the call */
+    const char *client_id;                /* e.g. "dispatchai-ingress" */
+    /* Daemon defaults, applied before kafka.producer.* so operators can override. */
+    const struct dai_kv *defaults;
+    size_t n_defaults;
+    const char *transactional_id;         /* non-NULL: transactional producer */
+    dai_delivery_fn on_delivery;          /* NULL: reports are counted only */
+    void *ud;
+    struct dai_metrics *metrics;          /* borrowed; NULL = no metrics */
+    bool poll_thread;                     /* run rd_kafka_poll on an own thread */
+};
+
+struct dai_producer;
+
+struct dai_producer *dai_producer_new(const struct dai_producer_options *opt, char *err,
+                                      size_t errlen);
+
+/* Produce one message. With take_value, librdkafka frees value (malloc'd) once
+ * it is done with it — but only when this returns 0; on failure the caller
+ * still owns it. Otherwise the value is copied. Returns 0, DAI_EQUEUEFULL
+ * (after waiting up to block_ms for room), or DAI_EKAFKA. */
+DAI_MUST_CHECK int dai_producer_send(struct dai_producer *p, const char *topic, const void *key,
+                                     size_t klen, void *value, size_t vlen, bool take_value,
+                                     const struct dai_kafka_header *hdrs, size_t n_hdrs,
+                                     void *msg_opaque, int block_ms);
+
+/* Messages not yet acknowledged or failed. */
+int dai_producer_outq_len(struct dai_producer *p);
+/* Wait for outstanding messages; returns how many are still queued. */
+int dai_producer_flush(struct dai_producer *p, int timeout_ms);
+/* Serve delivery reports on the caller's thread (when poll_thread is false). */
+void dai_producer_poll(struct dai_producer *p, int timeout_ms);
+rd_kafka_t *dai_producer_handle(struct dai_producer *p);
+/* Flush up to flush_timeout_ms, then destroy. Returns messages left unsent. NULL is fine. */
+int dai_producer_free(struct dai_producer *p, int flush_timeout_ms);
+
+/* Transactions: 0 or DAI_ETXN_RETRY / DAI_ETXN_ABORT / DAI_ETXN_FATAL, message in err. */
+DAI_MUST_CHECK int dai_txn_init(struct dai_producer *p, int timeout_ms, char *err, size_t errlen);
+DAI_MUST_CHECK int dai_txn_begin(struct dai_producer *p, char *err, size_t errlen);
+/* offsets: next offsets to consume (last processed + 1) per partition. */
+DAI_MUST_CHECK int dai_txn_send_offsets(struct dai_producer *p, rd_kafka_t *consumer,
+                                        const rd_kafka_topic_partition_list_t *offsets,
+                                        int timeout_ms, char *err, size_t errlen);
+DAI_MUST_CHECK int dai_txn_commit(struct dai_producer *p, int timeout_ms, char *err,
+                                  size_t errlen);
+DAI_MUST_CHECK int dai_txn_abort(struct dai_producer *p, int timeout_ms, char *err,
+                                 size_t errlen);
+
+/* ---- consumer ---------------------------------------------------------- */
+
+/* Partitions assigned (assigned = true) or revoked, run inside
+ * dai_consumer_poll before the assignment changes. */
+typedef void (*dai_rebalance_fn)(void *ud, const rd_kafka_topic_partition_list_t *parts,
+                                 bool assigned);
+
+struct dai_consumer_options {
+    const struct dai_common_config *cfg;
+    const char *client_id;
+    const char *group_id;                 /* required by librdkafka even for manual assign */
+    const struct dai_kv *defaults;
+    size_t n_defaults;
+    const char *const *topics;            /* subscribed when subscribe is true */
+    size_t n_topics;
+    bool subscribe;                       /* false: the caller assigns partitions itself */
+    bool read_committed;
+    bool auto_commit;
+    const char *offset_reset;             /* "earliest" (default) or "latest" */
+    dai_rebalance_fn on_rebalance;
+    void *ud;
+    struct dai_metrics *metrics;
+};
+
+struct dai_consumer;
+
+struct dai_consumer *dai_consumer_new(const struct dai_consumer_options *opt, char *err,
+                                      size_t errlen);
+/* Next message, event error or NULL after timeout_ms. The caller destroys it
+ * with rd_kafka_message_destroy. Errors inside messages (m->err) other than
+ * partition EOF are logged here and returned for the caller to skip. */
+rd_kafka_message_t *dai_consumer_poll(struct dai_consumer *c, int timeout_ms);
+rd_kafka_t *dai_consumer_handle(struct dai_consumer *c);
+/* Leave the group (commits nothing by itself unless auto_commit) and destroy. NULL is fine. */
+void dai_consumer_close(struct dai_consumer *c);
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* A header's value (borrowed from the message) or NULL; *len receives its length. */
+const char *dai_kafka_msg_header(const rd_kafka_message_t *m, const char *name, size_t *len);
+
+/* Create the topics that do not exist (partitions/replication from cfg). */
+DAI_MUST_CHECK int dai_kafka_ensure_topics(rd_kafka_t *rk, const struct dai_common_config *cfg,
+                                           const char *const *topics, size_t n, int timeout_ms,
+                                           char *err, size_t errlen);
+/* 0 when the broker answers metadata and every topic exists; else DAI_EKAFKA
+ * or DAI_ENOTFOUND with the reason in err. For /ready. */
+DAI_MUST_CHECK int dai_kafka_check_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
+                                          int timeout_ms, char *err, size_t errlen);
+/* Low/high watermarks of every partition of topic: *n_out partitions, arrays
+ * new (free()). For catch-up checks. */
+DAI_MUST_CHECK int dai_kafka_watermarks(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                                        int64_t **low, int64_t **high, int *n_out, char *err,
+                                        size_t errlen);
+
+#endif

@@ -1,0 +1,280 @@
+"""Shared helpers for DispatchAI's integration and end-to-end tests.
+
+Owns: finding the built daemons, free ports, a real Kafka broker started through
+scripts/kafka-local, daemon processes with readiness waits, signed webhook
+requests, and reading topics back with kcat. Tests never sleep blindly: they
+poll for a condition with a deadline (wait_for).
+"""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(os.environ.get("DAI_BIN_DIR", REPO / "bin"))
+FIXTURES = REPO / "tests" / "fixtures"
+RUN_DIR = REPO / ".run" / "test"
+
+
+def free_port():
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=30.0, interval=0.05, what="condition"):
+    """Poll cond() until it returns a truthy value; return it, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # the condition may fail while things start
+            last_exc = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                         + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+# ---- broker ---------------------------------------------------------------
+
+class Broker:
+    """A real Apache Kafka (KRaft) broker run by scripts/kafka-local."""
+
+    def __init__(self, port=None, data_dir=None):
+        self.port = port or free_port()
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kafka-", dir=RUN_DIR))
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def _run(self, *args, timeout=180):
+        cmd = [str(REPO / "scripts" / "kafka-local"), *args, "--data", str(self.data_dir)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    def start(self):
+        r = self._run("start", "--port", str(self.port))
+        if r.returncode != 0:
+            raise RuntimeError(f"kafka-local start failed:\n{r.stdout}\n{r.stderr}")
+        last = r.stdout.strip().splitlines()[-1]
+        assert last == self.bootstrap, f"unexpected bootstrap line {last!r}"
+        return self
+
+    def stop(self):
+        self._run("stop", timeout=120)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def create_topics(self, *topics, partitions=3):
+        """Create topics (idempotent) with kcat-free admin: use kafka-local's tool."""
+        for t in topics:
+            r = subprocess.run(
+                [str(REPO / "scripts" / "kafka-local"), "tool", "kafka.admin.TopicCommand",
+                 "--bootstrap-server", self.bootstrap, "--create", "--if-not-exists",
+                 "--topic", t, "--partitions", str(partitions), "--replication-factor", "1"],
+                capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr)
+
+
+def unique_topics(prefix="t"):
+    """Per-test topic names so tests sharing one broker never see each other's data."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "KAFKA_TOPIC_RAW_ISSUES": f"{prefix}-{tag}.raw",
+        "KAFKA_TOPIC_ENRICHED_ISSUES": f"{prefix}-{tag}.enriched",
+        "KAFKA_TOPIC_DLQ": f"{prefix}-{tag}.raw.dlq",
+    }
+
+
+def consume(bootstrap, topic, read_committed=True, timeout=30, expect=None, extra=()):
+    """Read a topic from the beginning to its end with kcat.
+
+    Returns a list of dicts: key, headers (dict), value (parsed JSON when
+    possible, else str), partition, offset. With expect=N, keeps re-reading
+    until at least N messages are there (or the timeout passes).
+    """
+    def once():
+        cmd = ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J",
+               "-q", "-X", "isolation.level=" + ("read_committed" if read_committed
+                                                 else "read_uncommitted"), *extra]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = []
+        for line in r.stdout.splitlines():
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            m = json.loads(line)
+            h = m.get("headers") or []
+            headers = {}
+            for i in range(0, len(h) - 1, 2):
+                headers[h[i]] = h[i + 1]
+            val = m.get("payload")
+            try:
+                val = json.loads(val) if val is not None else None
+            except ValueError:
+                pass
+            out.append({"key": m.get("key"), "headers": headers, "value": val,
+                        "partition": m.get("partition"), "offset": m.get("offset")})
+        return out
+
+    if expect is None:
+        return once()
+    got = []
+
+    def enough():
+        nonlocal got
+        got = once()
+        return len(got) >= expect
+    try:
+        wait_for(enough, timeout=timeout, interval=0.3, what=f"{expect} messages in {topic}")
+    except AssertionError:
+        pass
+    return got
+
+
+def produce(bootstrap, topic, key, value, headers=None):
+    """Produce one message with kcat (value: str/bytes/dict)."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value)
+    if isinstance(value, str):
+        value = value.encode()
+    cmd = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-k", key, "-X", "acks=all"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}={v}"]
+    subprocess.run(cmd, input=value, check=True, timeout=30)
+
+
+# ---- daemons ----------------------------------------------------------------
+
+class Daemon:
+    """One DispatchAI daemon process (ingress, classifier, gateway)."""
+
+    def __init__(self, name, port, env=None, args=(), log_dir=None):
+        self.name = name
+        self.port = port
+        self.binary = BIN_DIR / f"dispatchai-{name}"
+        self.env = dict(os.environ)
+        self.env.update({k: str(v) for k, v in (env or {}).items()})
+        self.args = list(args)
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = Path(log_dir or RUN_DIR) / f"{name}-{port}-{uuid.uuid4().hex[:6]}.log"
+        self.proc = None
+
+    def start(self, wait_ready=True, timeout=60):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(self.binary), *self.args], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=60):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                     + self.logs()[-4000:])
+            try:
+                st, _, _ = request("GET", f"http://127.0.0.1:{self.port}/ready", timeout=2)
+                return st == 200
+            except OSError:
+                return False
+        wait_for(ready, timeout=timeout, interval=0.1, what=f"{self.name} /ready")
+
+    def logs(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the process; returns its exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def kill9(self):
+        return self.stop(sig=signal.SIGKILL)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+# ---- HTTP -----------------------------------------------------------------
+
+def request(method, url, body=None, headers=None, timeout=10):
+    """One HTTP request; returns (status, headers dict with lower-case names, body bytes)."""
+    assert url.startswith("http://")
+    hostport, _, path = url[len("http://"):].partition("/")
+    host, _, port = hostport.partition(":")
+    conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        conn.request(method, "/" + path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def get_json(url, headers=None, timeout=10):
+    st, h, data = request("GET", url, headers=headers, timeout=timeout)
+    return st, (json.loads(data) if data else None)
+
+
+def sign(secret, body):
+    """GitHub's X-Hub-Signature-256 value for body (bytes)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def load_fixture(name):
+    """A GitHub payload fixture from tests/fixtures/github/ as bytes."""
+    return (FIXTURES / "github" / name).read_bytes()
+
+
+def webhook_headers(event, body, secret, delivery=None, content_type="application/json"):
+    h = {
+        "Content-Type": content_type,
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": "123456",
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+    if secret is not None:
+        h["X-Hub-Signature-256"] = sign(secret, body)
+    return h
