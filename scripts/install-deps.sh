@@ -14,7 +14,7 @@ PACKAGES=(
   libconfig-dev libcmocka-dev libwslay-dev
   kcat wrk curl valgrind clang
   default-jre-headless maven
-  python3 python3-pytest python3-websockets
+  python3 python3-pytest python3-websockets python3-jsonschema python3-yaml
 )
 
 mode=install
