@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,8 +289,16 @@ void dai_rfc3339_ms(long long unix_ms, char out[32])
         snprintf(out, 32, "0000-00-00T00:00:00.000Z");
         return;
     }
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    if (strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+        snprintf(out, 32, "0000-00-00T00:00:00.000Z");
+        return;
+    }
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 long long dai_now_ms(void)

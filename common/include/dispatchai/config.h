@@ -135,6 +135,12 @@ struct dai_config_spec {
     const char *summary;          /* one line for --help */
     const struct dai_opt *opts;
     size_t n_opts;
+    /* Dotted paths of structured sections the daemon reads itself through
+     * dai_config_doc_each (e.g. "teams"); the loader skips them instead of
+     * rejecting them as unknown keys. kafka.producer/kafka.consumer are
+     * always allowed. */
+    const char *const *sections;
+    size_t n_sections;
 };
 
 struct dai_config_doc; /* the parsed file, kept for daemon-specific structured sections */
@@ -147,7 +153,8 @@ enum { DAI_CONFIG_RUN = 0, DAI_CONFIG_EXITED = 1 };
  * Handles --help, --version and --print-config itself (prints to stdout and
  * returns DAI_CONFIG_EXITED). Returns DAI_CONFIG_RUN, or DAI_ECONFIG with a
  * message naming the key and its source in err. On success *doc (if doc is
- * not NULL) receives the parsed file (new; dai_config_doc_free) or NULL. */
+ * not NULL) receives the parsed file (new; dai_config_doc_free) or NULL.
+ * On any other result target is already freed (dai_config_free is a no-op). */
 DAI_MUST_CHECK int dai_config_load(const struct dai_config_spec *spec, void *target, int argc,
                                    char **argv, struct dai_config_doc **doc, char *err,
                                    size_t errlen);
@@ -174,7 +181,8 @@ DAI_MUST_CHECK int dai_config_doc_each(const struct dai_config_doc *doc, const c
                                        size_t errlen);
 /* Accessors on one element: a string member (borrowed until the doc is freed;
  * NULL if absent or not a string), a string list member (new strlist; empty if
- * absent; DAI_ECONFIG if not a list of strings), and "file:line" for messages. */
+ * absent; DAI_ECONFIG if not a list of strings), and "file:line" for messages.
+ * A NULL name means the element itself (for lists of plain strings). */
 const char *dai_config_elem_str(const struct dai_config_elem *el, const char *name);
 DAI_MUST_CHECK int dai_config_elem_strlist(const struct dai_config_elem *el, const char *name,
                                            struct dai_strlist *out);

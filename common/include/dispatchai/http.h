@@ -81,7 +81,9 @@ int dai_http_port(const struct dai_http_server *srv);
 void dai_http_quiesce(struct dai_http_server *srv);
 /* Requests between headers and completion, right now. */
 unsigned dai_http_in_flight(const struct dai_http_server *srv);
-/* Stop and free (closes every connection). NULL is fine. */
+/* Stop and free (closes every connection). NULL is fine. Requests still
+ * suspended are answered 503 here (their owners' later resume_with returns
+ * -ECANCELED and releases them); resume them first for a clean drain. */
 void dai_http_stop(struct dai_http_server *srv);
 
 /* Request accessors (borrowed from MHD, valid for the request's life). */
@@ -103,10 +105,32 @@ DAI_MUST_CHECK int dai_http_respond_error(struct dai_http_request *req, unsigned
                                           const char *code, const char *message,
                                           const struct dai_http_header *hdrs, size_t n_hdrs);
 
-/* Suspend from on_request; then, from any thread, exactly one resume. */
+/* Suspend from on_request; then, from any thread, exactly one resume.
+ * Call dai_http_suspend before handing req to another thread; a resume that
+ * races ahead of on_request's return is safe. The server thread is free while
+ * the request waits: MHD does not watch a suspended socket, so neither idle
+ * timeouts nor a client that goes away end it early — only the resume does.
+ * Who frees what: req (and its body) belong to the server; the owner (whoever
+ * got req) must call dai_http_resume_with exactly once and must not touch req
+ * afterwards, because on_complete (where the handler frees req->state) may run
+ * on a server thread before resume_with even returns. If the client went away,
+ * the resume still completes the request (on_complete sees status set but the
+ * send failed). resume_with copies body and headers. Returns 0; -ENOMEM (the
+ * client then gets a bare 500, still resumed); DAI_EINVAL if req was already
+ * answered or resumed; -ECANCELED if dai_http_stop had to answer the request
+ * itself (503) — on_complete has then already run, and this call only released
+ * the request. */
 void dai_http_suspend(struct dai_http_request *req);
 DAI_MUST_CHECK int dai_http_resume_with(struct dai_http_request *req, unsigned status,
                                         const char *content_type, const void *body, size_t len,
                                         const struct dai_http_header *hdrs, size_t n_hdrs);
+
+/* Queue a response the caller built (borrowed: the caller still destroys it),
+ * e.g. MHD_create_response_for_upgrade() for a WebSocket handshake (needs
+ * allow_upgrade). From on_headers/on_request only; records req->status. A
+ * response queued from on_headers makes MHD close the connection after it
+ * (fine for an upgrade, which takes the socket over). 0 or DAI_EINVAL. */
+DAI_MUST_CHECK int dai_http_queue_response(struct dai_http_request *req, unsigned status,
+                                           struct MHD_Response *resp);
 
 #endif
