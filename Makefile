@@ -69,6 +69,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory test-integration
 
 test-unit: $(UNIT_BINS)
@@ -84,6 +85,7 @@ sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san BINDIR=build-san/bin OPTFLAGS="-O1 -g" \
 	    SANFLAGS="$(SAN)" all test-unit
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
 	    $(MAKE) --no-print-directory BUILD=build-san BINDIR=build-san/bin OPTFLAGS="-O1 -g" \
 	    SANFLAGS="$(SAN)" test-integration
 
