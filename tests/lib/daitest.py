@@ -292,3 +292,86 @@ def schema_validator(name):
     schema = store[f"{name}.schema.json"]
     resolver = jsonschema.RefResolver(base_uri=schema["$id"], referrer=schema, store=store)
     return jsonschema.Draft202012Validator(schema, resolver=resolver)
+
+
+# ---- WebSocket ----------------------------------------------------------------
+
+class WSClient:
+    """A real WebSocket client (python websockets) on a background thread.
+
+    Messages land in .messages (parsed JSON, in arrival order, with the
+    monotonic receive time in .received_at). send() queues a JSON message."""
+
+    def __init__(self, url, subscribe=None):
+        import asyncio
+        import queue
+        import threading
+        self.url = url
+        self.subscribe = subscribe
+        self.messages = []
+        self.received_at = []
+        self.closed = None            # (code, reason) once closed
+        self._out = queue.Queue()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise AssertionError(f"WebSocket {url} did not connect")
+        if self.closed and not self.messages:
+            raise AssertionError(f"WebSocket {url} failed: {self.closed}")
+
+    def _run(self):
+        import asyncio
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self):
+        import asyncio
+        import websockets
+        try:
+            async with websockets.connect(self.url, max_size=None) as ws:
+                self._ws = ws
+                if self.subscribe is not None:
+                    await ws.send(json.dumps({"type": "subscribe", "filter": self.subscribe}))
+                self._ready.set()
+
+                async def sender():
+                    while True:
+                        msg = await self._loop.run_in_executor(None, self._out.get)
+                        if msg is None:
+                            await ws.close()
+                            return
+                        await ws.send(json.dumps(msg))
+                send_task = asyncio.ensure_future(sender())
+                try:
+                    async for raw in ws:
+                        self.messages.append(json.loads(raw))
+                        self.received_at.append(time.monotonic())
+                finally:
+                    self.closed = (ws.close_code, ws.close_reason)
+                    self._out.put(None)
+                    send_task.cancel()
+        except Exception as e:
+            self.closed = ("error", repr(e))
+        finally:
+            self._ready.set()
+
+    def send(self, msg):
+        self._out.put(msg)
+
+    def wait(self, pred, timeout=15, what="WebSocket message"):
+        """The first message matching pred (waiting for it)."""
+        def find():
+            for m in list(self.messages):
+                if pred(m):
+                    return m
+            return None
+        return wait_for(find, timeout=timeout, what=what)
+
+    def updates(self):
+        return [m for m in self.messages if m.get("type") == "issue_update"]
+
+    def close(self):
+        self._out.put(None)
+        self._thread.join(timeout=10)
