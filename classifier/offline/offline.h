@@ -56,4 +56,18 @@ DAI_MUST_CHECK int cls_offline_classify(const struct cls_offline_model *m,
                                         const struct cls_issue_text *in,
                                         struct dai_classification *out);
 
+/* A per-thread scratch area for cls_offline_classify_ws, so hot loops skip
+ * the allocation cls_offline_classify makes on every call. New or NULL. */
+struct cls_offline_ws;
+struct cls_offline_ws *cls_offline_ws_new(void);
+void cls_offline_ws_free(struct cls_offline_ws *ws);
+
+/* As cls_offline_classify, with a caller-owned workspace (one per thread).
+ * Returns 0, or DAI_EINVAL for a NULL title or argument. */
+DAI_MUST_CHECK int cls_offline_classify_ws(const struct cls_offline_model *m,
+                                           const struct cls_teams *teams,
+                                           const struct cls_issue_text *in,
+                                           struct cls_offline_ws *ws,
+                                           struct dai_classification *out);
+
 #endif

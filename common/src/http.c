@@ -59,7 +59,7 @@ struct dai_http_server {
     struct http_req *susp_head; /* suspended, not yet resumed; under susp_mu */
     bool stopping;              /* under susp_mu */
     struct dai_metric *m_requests, *m_duration, *m_in_flight;
-    bool starting;
+    atomic_bool starting; /* MHD's worker threads may log while start returns */
     char start_err[256];
 };
 
@@ -641,9 +641,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (srv->starting) {
-        /* Start-up failures are reported through err by dai_http_start. */
-        snprintf(srv->start_err, sizeof(srv->start_err), "%s", msg);
+    if (atomic_load(&srv->starting)) {
+        /* Start-up failures are reported through err by dai_http_start
+         * (the message is cut to fit). */
+        memcpy(srv->start_err, msg, n < sizeof(srv->start_err) ? n + 1 : sizeof(srv->start_err));
+        srv->start_err[sizeof(srv->start_err) - 1] = '\0';
         return;
     }
     /* MHD's messages at run time are about individual clients (malformed
@@ -735,10 +737,10 @@ struct dai_http_server *dai_http_start(const struct dai_http_options *opt, char 
                                            (opt->idle_timeout_ms + 999) / 1000, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-    srv->starting = true;
+    atomic_store(&srv->starting, true);
     srv->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_access, srv,
                               MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-    srv->starting = false;
+    atomic_store(&srv->starting, false);
     if (!srv->d) {
         snprintf(err, errlen, "cannot start HTTP server on %s:%d: %s",
                  opt->bind ? opt->bind : "*", opt->port,

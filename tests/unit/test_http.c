@@ -324,7 +324,8 @@ static void test_http_ready_follows_callback(void **state)
 
     request(fx, "GET", "/ready", NULL, &r);
     assert_int_equal(r.status, 503);
-    assert_string_equal(r.body.data, "{\"status\":\"not_ready\",\"reason\":\"broker unreachable\"}");
+    assert_string_equal(r.body.data,
+                        "{\"status\":\"not_ready\",\"reason\":\"broker unreachable\"}");
     reply_free(&r);
     pthread_mutex_lock(&fx->mu);
     fx->ready = true;
@@ -352,8 +353,10 @@ static void test_http_metrics_exposition(void **state)
     assert_int_equal(r.status, 200);
     assert_true(has_header(&r, "Content-Type: text/plain; version=0.0.4"));
     assert_non_null(strstr(r.body.data, "# TYPE dai_http_requests_total counter\n"));
-    assert_non_null(strstr(r.body.data, "dai_http_requests_total{route=\"health\",status=\"200\"} 1\n"));
-    assert_non_null(strstr(r.body.data, "dai_http_requests_total{route=\"test\",status=\"404\"} 1\n"));
+    assert_non_null(
+        strstr(r.body.data, "dai_http_requests_total{route=\"health\",status=\"200\"} 1\n"));
+    assert_non_null(
+        strstr(r.body.data, "dai_http_requests_total{route=\"test\",status=\"404\"} 1\n"));
     assert_non_null(strstr(r.body.data,
                            "dai_http_request_duration_seconds_count{route=\"health\"} 1\n"));
     reply_free(&r);
@@ -707,6 +710,33 @@ static void test_http_stop_while_suspended(void **state)
     fx_stop(fx);
 }
 
+static void test_http_quiesce_keeps_in_flight(void **state)
+{
+    struct fx *fx = fx_start(2, 30000, 0);
+    struct bg b = {.fx = fx, .path = "/suspend"};
+    struct reply r;
+    (void)state;
+
+    assert_int_equal(pthread_create(&b.th, NULL, bg_get, &b), 0);
+    wait_pending(fx, 1, 5000);
+    dai_http_quiesce(fx->srv);
+    /* No new connections... */
+    request(fx, "GET", "/health", NULL, &r);
+    assert_int_equal(r.rc, CURLE_COULDNT_CONNECT);
+    reply_free(&r);
+    /* ...but the request in flight is still answered. */
+    assert_int_equal(dai_http_resume_with(fx->pending[0], 200, "text/plain", "drained", 7, NULL,
+                                          0),
+                     0);
+    assert_int_equal(pthread_join(b.th, NULL), 0);
+    assert_int_equal(b.r.status, 200);
+    assert_string_equal(b.r.body.data, "drained");
+    reply_free(&b.r);
+    wait_completed(fx, 1, 5000);
+    assert_int_equal(dai_http_in_flight(fx->srv), 0);
+    fx_stop(fx);
+}
+
 static int connect_raw(struct fx *fx)
 {
     struct sockaddr_in sa = {0};
@@ -790,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_http_thousand_suspended),
         cmocka_unit_test(test_http_client_gone_while_suspended),
         cmocka_unit_test(test_http_stop_while_suspended),
+        cmocka_unit_test(test_http_quiesce_keeps_in_flight),
         cmocka_unit_test(test_http_idle_timeout_closes),
         cmocka_unit_test(test_http_per_ip_limit),
     };

@@ -290,7 +290,8 @@ static void test_metrics_threads_exact_totals(void **state)
     assert_true(dai_metric_value(h) == THREADS * ITERS);
     assert_true(dai_metric_value(g) == 0);
     assert_int_equal(dai_metrics_render(reg, &out), 0);
-    snprintf(line, sizeof(line), "op_seconds_bucket{le=\"0.0005\"} 0\nop_seconds_bucket{le=\"0.001\"} %d\n",
+    snprintf(line, sizeof(line),
+             "op_seconds_bucket{le=\"0.0005\"} 0\nop_seconds_bucket{le=\"0.001\"} %d\n",
              THREADS * ITERS);
     assert_non_null(strstr(out.data, line));
     snprintf(line, sizeof(line), "op_seconds_count %d\n", THREADS * ITERS);

@@ -23,9 +23,11 @@ struct dai_kafka_header {
 
 /* ---- producer ---------------------------------------------------------- */
 
-/* A delivery report, run on the producer's poll thread. rc is 0 when the
- * broker acknowledged the message (partition/offset valid), else DAI_EKAFKA
- * with errstr. */
+/* A delivery report, run on the producer's poll thread (or in
+ * dai_producer_poll without one; messages that dai_producer_free has to purge
+ * report on the thread calling it). rc is 0 when the broker acknowledged the
+ * message (partition/offset valid), else DAI_EKAFKA with errstr (static text).
+ * Every message that dai_producer_send accepted gets exactly one report. */
 typedef void (*dai_delivery_fn)(void *ud, void *msg_opaque, int rc, int32_t partition,
                                 int64_t offset, const char *errstr);
 
@@ -63,7 +65,9 @@ int dai_producer_flush(struct dai_producer *p, int timeout_ms);
 /* Serve delivery reports on the caller's thread (when poll_thread is false). */
 void dai_producer_poll(struct dai_producer *p, int timeout_ms);
 rd_kafka_t *dai_producer_handle(struct dai_producer *p);
-/* Flush up to flush_timeout_ms, then destroy. Returns messages left unsent. NULL is fine. */
+/* Flush up to flush_timeout_ms, then destroy. Returns messages left unsent;
+ * those are purged first, so their owners still get a (failed) delivery
+ * report. NULL is fine. */
 int dai_producer_free(struct dai_producer *p, int flush_timeout_ms);
 
 /* Transactions: 0 or DAI_ETXN_RETRY / DAI_ETXN_ABORT / DAI_ETXN_FATAL, message in err. */
@@ -99,6 +103,8 @@ struct dai_consumer_options {
     const char *offset_reset;             /* "earliest" (default) or "latest" */
     dai_rebalance_fn on_rebalance;
     void *ud;
+    /* borrowed; NULL = no metrics. dai_kafka_consumer_lag{topic,partition} is
+     * re-published whole at each statistics tick: one consumer per registry. */
     struct dai_metrics *metrics;
 };
 
@@ -116,7 +122,8 @@ void dai_consumer_close(struct dai_consumer *c);
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* A header's value (borrowed from the message) or NULL; *len receives its length. */
+/* A header's value (borrowed from the message, not NUL-terminated; "" for a
+ * header without value) or NULL; *len receives its length. */
 const char *dai_kafka_msg_header(const rd_kafka_message_t *m, const char *name, size_t *len);
 
 /* Create the topics that do not exist (partitions/replication from cfg). */

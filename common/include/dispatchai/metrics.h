@@ -37,7 +37,8 @@ extern const size_t dai_latency_buckets_n;
 void dai_metric_add(struct dai_metric *m, double delta, ...);
 void dai_metric_set(struct dai_metric *m, double value, ...);
 void dai_metric_observe(struct dai_metric *m, double value, ...);
-/* Current value of a counter/gauge child (0 when never touched); for tests. */
+/* Current value of a counter/gauge child (0 when never touched; for a
+ * histogram, its number of observations); for tests. */
 double dai_metric_value(struct dai_metric *m, ...);
 /* Drop every child of a labelled gauge (e.g. before re-publishing per-partition lag). */
 void dai_metric_reset(struct dai_metric *m);

@@ -1,0 +1,138 @@
+/* Feature extraction for the offline classifier: tokenising, hashed word and
+ * character n-grams of title and body, handcrafted signals (templates,
+ * checkboxes, stack traces, code blocks, version strings, phrases) and the
+ * TF-IDF weighting shared by training and inference. Pure functions over a
+ * caller-owned workspace; no globals, thread-safe. */
+#ifndef DISPATCHAI_CLS_FEATURES_H
+#define DISPATCHAI_CLS_FEATURES_H
+
+#include "offline.h"
+
+#include <stdint.h>
+
+/* Feature blocks; each is L2-normalised on its own, then scaled. */
+enum cls_block {
+    CLS_BLK_TITLE = 0, /* title word uni+bigrams (with start/end markers) */
+    CLS_BLK_BODY,      /* body word uni+bigrams (+trigrams) */
+    CLS_BLK_TCHAR,     /* title char 2..5-grams within words */
+    CLS_BLK_META,      /* handcrafted signals */
+    CLS_BLK_COUNT
+};
+
+/* Flags in cls_feat_cfg.flags. */
+#define CLS_FEAT_BODY_TRIGRAMS 0x1u
+#define CLS_FEAT_NUM_CLASSES 0x2u /* long digit runs collapse to a class token */
+
+/* Extraction settings; stored in the model header so inference matches
+ * training exactly. */
+struct cls_feat_cfg {
+    unsigned bits;                    /* hash table has 2^bits rows, 16..22 */
+    unsigned flags;                   /* CLS_FEAT_* */
+    unsigned body_max;                /* body bytes used for n-grams and signals */
+    float blk_weight[CLS_BLK_COUNT];  /* 0 disables a block */
+    float da_weight;                  /* weight of the per-repository copy, 0 = off */
+};
+
+/* Lexical and structural signals, one bit each; also used by the rules. */
+enum cls_sig {
+    CLS_SIG_HOWTO = 0, /* how do/can I, how to, is it possible, is there a way */
+    CLS_SIG_WISH,      /* would be nice, feature request, please add, I'd like */
+    CLS_SIG_ERROR,     /* error, exception, fails, failed */
+    CLS_SIG_CRASH,     /* crash, segfault, sigsegv, panic, abort, core dumped */
+    CLS_SIG_HANG,      /* hang, freeze, deadlock, unresponsive */
+    CLS_SIG_DATALOSS,  /* data loss, corrupt, lost funds, deleted */
+    CLS_SIG_SECURITY,  /* security, vulnerability, cve, xss, exploit, ... */
+    CLS_SIG_REGRESSION,/* regression, used to work, no longer, since updating */
+    CLS_SIG_DOCS,      /* docs, documentation, typo, readme, docstring */
+    CLS_SIG_IMPROVE,   /* improve, enhance, better, faster, optimize */
+    CLS_SIG_PERF,      /* slow, performance, latency, memory usage */
+    CLS_SIG_BUILD,     /* build, compile, cmake, linker, install */
+    CLS_SIG_QWORD,     /* why, what, how, which, where ... anywhere */
+    CLS_SIG_THANKS,    /* thanks, help, please, anyone */
+    CLS_SIG_FIXWORD,   /* fix, fixes, fixed, resolves (pull requests) */
+    CLS_SIG_ADDWORD,   /* add, support, allow, implement, provide, option */
+    CLS_SIG_BUGWORD,   /* bug, broken, wrong, incorrect, unexpected, issue */
+    CLS_SIG_BIG,       /* rewrite, redesign, migrate, overhaul, architecture */
+    /* structural */
+    CLS_SIG_TRACE,     /* stack trace lines */
+    CLS_SIG_CODE,      /* fenced code block */
+    CLS_SIG_CHECKBOX,  /* - [ ] / - [x] */
+    CLS_SIG_VERSION,   /* 1.2.3 style version string */
+    CLS_SIG_QMARK,     /* title ends with '?' */
+    CLS_SIG_PREFIX,    /* title starts with [tag] or word: */
+    CLS_SIG_REPRO,     /* "steps to reproduce" / "repro" */
+    CLS_SIG_EXPECTED,  /* "expected behavior/result" */
+    CLS_SIG_COUNT
+};
+
+/* Signals found in one issue, filled by cls_feat_extract. */
+struct cls_signals {
+    uint32_t title;       /* bit (1u << CLS_SIG_*) set when found in the title */
+    uint32_t body;        /* ... in the body (first body_max bytes) */
+    unsigned trace_lines; /* stack-trace-looking lines */
+    unsigned code_blocks;
+    unsigned checkboxes;
+    size_t body_len;      /* full body length */
+    char prefix[24];      /* lower-cased title prefix ("devtools bug", "feat"), or "" */
+};
+
+/* Name of a signal ("howto", "stack-trace", ...). Static storage. */
+const char *cls_sig_name(enum cls_sig s);
+
+/* Phrase lexicon, built once (at model load) and then read-only. */
+#define CLS_LEX_SLOTS 512
+struct cls_lexicon {
+    uint64_t key[CLS_LEX_SLOTS]; /* 0 = empty */
+    uint32_t bits[CLS_LEX_SLOTS];
+};
+void cls_lexicon_init(struct cls_lexicon *lex);
+
+/* One hashed feature: row in the weight table, block, and value (a count
+ * after extraction, a TF-IDF weight after cls_feat_weigh). */
+struct cls_feat {
+    uint32_t idx;
+    uint16_t blk;
+    uint16_t slot; /* workspace bookkeeping */
+    float val;
+};
+
+/* Per-thread workspace; one per concurrent caller. */
+#define CLS_FEAT_MAX 8192u
+struct cls_feat_buf {
+    struct cls_feat v[CLS_FEAT_MAX];
+    size_t n;
+    uint32_t table[2 * CLS_FEAT_MAX]; /* (key + 1) of each used slot, 0 = free */
+    uint16_t where[2 * CLS_FEAT_MAX]; /* index into v */
+    struct cls_signals sig;
+};
+
+/* Extract counts of every feature of in into b (b->n, b->sig). Deterministic;
+ * never fails: text past body_max and features past CLS_FEAT_MAX are ignored.
+ * The title may contain any bytes (non-UTF-8 included). */
+void cls_feat_extract(const struct cls_feat_cfg *cfg, const struct cls_lexicon *lex,
+                      const struct cls_issue_text *in, struct cls_feat_buf *b);
+
+/* Turn counts into weights: (1 + ln count) * idf, where idf = q[idx * stride]
+ * * idf_scale (quantised, as stored in the model), L2-normalised per block and
+ * multiplied by the block weight. Features whose q is 0 (never seen in
+ * training) are removed. */
+void cls_feat_weigh(const struct cls_feat_cfg *cfg, const int16_t *q, size_t stride,
+                    float idf_scale, struct cls_feat_buf *b);
+
+/* Row of the per-repository copy of feature row idx for known repository k
+ * (0-based index into the model's repository list). */
+uint32_t cls_feat_da_row(uint32_t idx, unsigned k, unsigned bits);
+
+/* A word of the title with its unigram row, for explanations. */
+struct cls_title_word {
+    size_t off, len;
+    uint32_t row;
+};
+/* Up to max words (letters first, length >= 2) of title[0..n); count returned. */
+size_t cls_feat_title_words(const struct cls_feat_cfg *cfg, const char *title, size_t n,
+                            struct cls_title_word *out, size_t max);
+
+/* 64-bit hash of a lower-cased token (same function the lexicon uses). */
+uint64_t cls_hash_token(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,38 @@
+# classifier/offline: the offline classifier library (libcls_offline.a, linked
+# by the classifier daemon and the unit tests), its training tool, and the
+# train-model / eval-model targets. DATA=... overrides the training CSV.
+
+CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/features.c \
+                    classifier/offline/learn.c classifier/offline/model.c \
+                    classifier/offline/offline.c
+CLS_OFFLINE_OBJS := $(CLS_OFFLINE_SRCS:%.c=$(BUILD)/%.o)
+CLS_OFFLINE_LIB  := $(BUILD)/libcls_offline.a
+CLS_TRAIN_OBJ    := $(BUILD)/classifier/offline/train.o
+CLS_TRAIN_BIN    := $(BUILD)/tools/dispatchai-train
+CLS_MODEL        ?= classifier/model/offline-model.bin
+DATA             ?= ../shared/data/issues-labeled-train.csv
+
+DAEMON_LIBS += $(CLS_OFFLINE_LIB)
+TOOL_BINS   += $(CLS_TRAIN_BIN)
+ALL_OBJS    += $(CLS_OFFLINE_OBJS) $(CLS_TRAIN_OBJ)
+
+$(CLS_OFFLINE_LIB): $(CLS_OFFLINE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# The trainer needs only the offline library and libm, not libdispatchai.
+$(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJ) $(CLS_OFFLINE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+# The unit test finds the committed model through a compiled-in absolute path.
+$(BUILD)/tests/unit/test_offline.o: CPPFLAGS += -Iclassifier/offline \
+    -DCLS_TEST_MODEL='"$(abspath $(CLS_MODEL))"'
+
+.PHONY: train-model eval-model
+train-model: $(CLS_TRAIN_BIN)
+	@echo "command: $(CLS_TRAIN_BIN) train --data $(DATA) --out $(CLS_MODEL) $(TRAIN_ARGS)"
+	$(CLS_TRAIN_BIN) train --data $(DATA) --out $(CLS_MODEL) $(TRAIN_ARGS)
+
+eval-model: $(CLS_TRAIN_BIN)
+	$(CLS_TRAIN_BIN) eval --data $(DATA) $(EVAL_ARGS)

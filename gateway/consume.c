@@ -1,0 +1,311 @@
+/* Following issues.enriched: every partition is assigned by hand from the
+ * beginning (read_committed, a throw-away group id, no commits — so gateway
+ * instances never share or move offsets), each message is applied to the
+ * store, and — once the view has caught up with the end offsets seen at
+ * start — handed to the WebSocket fan-out. Readiness and lag are tracked here.
+ * Runs on the main thread until the process is asked to stop. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum phase { PH_CONNECTING = 0, PH_CATCHING_UP, PH_LIVE };
+
+struct gw_follower {
+    const struct gw_config *cfg;
+    struct gw_store *store;
+    struct gw_fanout *fanout;
+    struct gw_metrics *m;
+    struct dai_consumer *c;
+    const char *topic;
+
+    int nparts;
+    int64_t *end_at_start; /* high watermarks when we assigned */
+    int64_t *next;         /* next offset to read, per partition */
+    bool *at_end;
+    atomic_int phase;
+    atomic_int parts_done;
+    atomic_int parts_total;
+    long long started_us, last_lag_us;
+    unsigned long long skipped;
+};
+
+struct gw_follower *gw_follower_new(const struct gw_config *cfg, struct gw_store *store,
+                                    struct gw_fanout *fanout, struct gw_metrics *metrics,
+                                    char *err, size_t errlen)
+{
+    struct gw_follower *f = calloc(1, sizeof(*f));
+    unsigned char rnd[6];
+    char host[64] = "host", hex[13], group[160];
+    struct dai_kv defaults[] = {
+        /* EOF events tell us when a partition reached its end (catch-up). */
+        {"enable.partition.eof", "true"},
+        /* Live updates should not wait for a fuller fetch. */
+        {"fetch.wait.max.ms", "100"},
+    };
+    struct dai_consumer_options o = {
+        .cfg = &cfg->common,
+        .client_id = "dispatchai-gateway",
+        .group_id = group,
+        .defaults = defaults,
+        .n_defaults = sizeof(defaults) / sizeof(defaults[0]),
+        .subscribe = false,
+        .read_committed = true,
+        .auto_commit = false,
+        .offset_reset = "earliest",
+        .metrics = metrics->reg,
+    };
+
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* librdkafka wants a group id even for manual assignment. It is unique
+     * per process and nothing is ever committed under it. */
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "host");
+    host[sizeof(host) - 1] = '\0';
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        memset(rnd, 0, sizeof(rnd));
+    dai_hex_encode(rnd, sizeof(rnd), hex);
+    snprintf(group, sizeof(group), "dispatchai-gateway-%s-%d-%s", host, (int)getpid(), hex);
+    f->cfg = cfg;
+    f->store = store;
+    f->fanout = fanout;
+    f->m = metrics;
+    f->topic = cfg->common.topic_enriched;
+    f->c = dai_consumer_new(&o, err, errlen);
+    if (!f->c) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void gw_follower_free(struct gw_follower *f)
+{
+    if (!f)
+        return;
+    dai_consumer_close(f->c);
+    free(f->end_at_start);
+    free(f->next);
+    free(f->at_end);
+    free(f);
+}
+
+bool gw_follower_ready(const struct gw_follower *f, char *why, size_t n)
+{
+    int ph = atomic_load(&((struct gw_follower *)f)->phase);
+
+    if (ph == PH_LIVE)
+        return true;
+    if (ph == PH_CONNECTING)
+        snprintf(why, n, "connecting to Kafka and reading the end offsets of the topic");
+    else
+        snprintf(why, n, "catching up: %d of %d partitions replayed",
+                 atomic_load(&((struct gw_follower *)f)->parts_done),
+                 atomic_load(&((struct gw_follower *)f)->parts_total));
+    return false;
+}
+
+/* Ensure the topic, read its end offsets and assign every partition from the
+ * beginning. 0, or an error to retry after a pause. */
+static int start(struct gw_follower *f, char *err, size_t errlen)
+{
+    rd_kafka_t *rk = dai_consumer_handle(f->c);
+    rd_kafka_topic_partition_list_t *parts;
+    const char *topics[] = {f->topic};
+    int64_t *low = NULL, *high = NULL;
+    rd_kafka_resp_err_t e;
+    int n = 0, rc, done = 0;
+
+    if (f->cfg->common.ensure_topics) {
+        rc = dai_kafka_ensure_topics(rk, &f->cfg->common, topics, 1, 10000, err, errlen);
+        if (rc)
+            return rc;
+    }
+    rc = dai_kafka_watermarks(rk, f->topic, 10000, &low, &high, &n, err, errlen);
+    if (rc)
+        return rc;
+    f->end_at_start = calloc((size_t)n, sizeof(*f->end_at_start));
+    f->next = calloc((size_t)n, sizeof(*f->next));
+    f->at_end = calloc((size_t)n, sizeof(*f->at_end));
+    parts = rd_kafka_topic_partition_list_new(n);
+    if (!f->end_at_start || !f->next || !f->at_end || !parts) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        f->end_at_start[i] = high[i];
+        f->next[i] = low[i];
+        /* An empty partition (or one whose data all expired) is caught up. */
+        f->at_end[i] = high[i] <= low[i];
+        done += f->at_end[i];
+        rd_kafka_topic_partition_list_add(parts, f->topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    e = rd_kafka_assign(rk, parts);
+    if (e) {
+        snprintf(err, errlen, "assign %s: %s", f->topic, rd_kafka_err2str(e));
+        rc = DAI_EKAFKA;
+        goto out;
+    }
+    f->nparts = n;
+    atomic_store(&f->parts_total, n);
+    atomic_store(&f->parts_done, done);
+    DAI_INFO("following topic=%s partitions=%d from=beginning", f->topic, n);
+out:
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (rc) {
+        free(f->end_at_start);
+        free(f->next);
+        free(f->at_end);
+        f->end_at_start = f->next = NULL;
+        f->at_end = NULL;
+    }
+    free(low);
+    free(high);
+    return rc;
+}
+
+static void mark_at_end(struct gw_follower *f, int p)
+{
+    if (p < 0 || p >= f->nparts || f->at_end[p])
+        return;
+    f->at_end[p] = true;
+    atomic_fetch_add(&f->parts_done, 1);
+}
+
+static void maybe_live(struct gw_follower *f)
+{
+    struct gw_store_stats st;
+    double secs;
+
+    if (atomic_load(&f->phase) != PH_CATCHING_UP || atomic_load(&f->parts_done) < f->nparts)
+        return;
+    secs = (double)(dai_mono_us() - f->started_us) / 1e6;
+    gw_store_get_stats(f->store, &st);
+    dai_metric_set(f->m->catchup_seconds, secs);
+    dai_metric_set(f->m->caught_up, 1);
+    atomic_store(&f->phase, PH_LIVE);
+    DAI_INFO("caught up issues=%zu events=%llu skipped=%llu seconds=%.3f", st.issues, st.applied,
+             f->skipped, secs);
+}
+
+static const char *reason_of(int rc)
+{
+    switch (rc) {
+    case DAI_EPARSE: return "parse";
+    case DAI_ESCHEMA: return "schema";
+    case DAI_ETOOBIG: return "too_big";
+    default: return "internal";
+    }
+}
+
+static void apply_message(struct gw_follower *f, const rd_kafka_message_t *m)
+{
+    struct gw_applied a;
+    char err[256];
+    int rc;
+
+    if (m->partition >= 0 && m->partition < f->nparts) {
+        f->next[m->partition] = m->offset + 1;
+        if (m->offset + 1 >= f->end_at_start[m->partition])
+            mark_at_end(f, m->partition);
+    }
+    if (!m->payload) {
+        rc = DAI_EPARSE;
+        snprintf(err, sizeof(err), "empty message");
+    } else {
+        rc = gw_store_apply(f->store, m->payload, m->len, &a, err, sizeof(err));
+    }
+    if (rc) {
+        f->skipped++;
+        dai_metric_add(f->m->rejected, 1, reason_of(rc));
+        /* Sizes and positions only: the payload may hold anything. */
+        DAI_WARN("enriched event skipped topic=%s partition=%d offset=%lld bytes=%zu reason=%s",
+                 f->topic, (int)m->partition, (long long)m->offset, m->len, err);
+        return;
+    }
+    dai_metric_add(f->m->applied, 1);
+    if (a.human_kept)
+        dai_metric_add(f->m->human_kept, 1);
+    if (a.evicted)
+        dai_metric_add(f->m->evicted, 1);
+    /* Before catch-up nobody can be connected (/ws answers 503), and the
+     * resume log should start with live updates. */
+    if (atomic_load(&f->phase) == PH_LIVE && gw_fanout_publish(f->fanout, &a))
+        DAI_WARN("update not sent to WebSocket clients (out of memory) key_bytes=%zu",
+                 strlen(a.key));
+}
+
+static void update_lag(struct gw_follower *f)
+{
+    rd_kafka_t *rk = dai_consumer_handle(f->c);
+    struct gw_store_stats st;
+
+    for (int p = 0; p < f->nparts; p++) {
+        int64_t lo, hi;
+        char label[16];
+
+        /* Cached by librdkafka from fetch responses: no broker round trip. */
+        if (rd_kafka_get_watermark_offsets(rk, f->topic, p, &lo, &hi) || hi < 0)
+            continue;
+        snprintf(label, sizeof(label), "%d", p);
+        dai_metric_set(f->m->lag, (double)(hi > f->next[p] ? hi - f->next[p] : 0), label);
+    }
+    gw_store_get_stats(f->store, &st);
+    dai_metric_set(f->m->tracked, (double)st.issues);
+    dai_metric_set(f->m->store_bytes, (double)st.bytes);
+}
+
+void gw_follower_run(struct gw_follower *f)
+{
+    char err[512];
+    long long last_warn = 0;
+
+    f->started_us = dai_mono_us();
+    while (!dai_lifecycle_stopping() && atomic_load(&f->phase) == PH_CONNECTING) {
+        if (start(f, err, sizeof(err)) == 0) {
+            atomic_store(&f->phase, PH_CATCHING_UP);
+            break;
+        }
+        if (dai_mono_us() - last_warn > 10 * 1000000LL) {
+            DAI_WARN("cannot start following topic=%s: %s (retrying)", f->topic, err);
+            last_warn = dai_mono_us();
+        }
+        dai_lifecycle_wait(1000);
+    }
+    maybe_live(f);
+    while (!dai_lifecycle_stopping()) {
+        rd_kafka_message_t *m = dai_consumer_poll(f->c, 100);
+
+        if (dai_lifecycle_take_reopen())
+            dai_log_reopen();
+        if (m) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->partition >= 0 && m->partition < f->nparts) {
+                    f->next[m->partition] = m->offset;
+                    if (m->offset >= f->end_at_start[m->partition])
+                        mark_at_end(f, m->partition);
+                }
+            } else if (!m->err) {
+                apply_message(f, m);
+            }
+            /* Other errors were logged by dai_consumer_poll; librdkafka
+             * recovers from them by itself. */
+            rd_kafka_message_destroy(m);
+            maybe_live(f);
+        }
+        if (dai_mono_us() - f->last_lag_us > 1000000) {
+            update_lag(f);
+            f->last_lag_us = dai_mono_us();
+        }
+    }
+}

@@ -1,0 +1,686 @@
+/* The WebSocket event loop: one thread and one epoll set serve every
+ * upgraded socket. Updates arrive from the consumer through an eventfd-
+ * signalled inbox, go into the resume log, and are offered to each session
+ * whose subscription matches (the same pre-encoded frame for all). Also here:
+ * hello/subscribe/ping handling, ?since= resumes paced from the log, protocol
+ * keepalive, idle and close timeouts, and shutdown with 1001. Protocol rules
+ * themselves are session.c's. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TICK_MS 250
+#define MAX_EVENTS 256
+
+struct client {
+    struct gw_fanout *f;
+    int fd;
+    struct MHD_UpgradeResponseHandle *urh;
+    struct gw_session *s;
+    struct gw_match filter;
+    char who[64];
+    long long last_ping_us, closing_since_us;
+    uint32_t events;
+    bool shut_wr, overflowed, dead;
+    bool replaying;
+    uint64_t replay_next; /* next sequence number to replay */
+    struct client *prev, *next;
+};
+
+struct adopt {
+    int fd;
+    struct MHD_UpgradeResponseHandle *urh;
+    char *extra;
+    size_t extra_len;
+    struct gw_ws_start start;
+    struct adopt *next;
+};
+
+struct gw_fanout {
+    struct gw_fanout_options opt;
+    pthread_t th;
+    bool started;
+    int epfd, evfd;
+
+    pthread_mutex_t mu; /* inbox and adoptions */
+    struct gw_update **inbox;
+    size_t inbox_n, inbox_cap;
+    struct adopt *adopts;
+    bool closed;        /* under mu: no more adoptions */
+
+    atomic_bool stopping;
+    atomic_uint n_clients;
+    atomic_uint_fast64_t last_seq; /* consumer side */
+    uint64_t next_seq;             /* consumer thread only */
+    struct dai_buf scratch;        /* consumer thread only */
+    long long stop_deadline_us;
+
+    /* loop thread only */
+    struct gw_updlog log;
+    uint64_t loop_seq; /* newest sequence number the loop has processed */
+    struct client *clients;
+    struct client *graveyard; /* destroyed this loop turn, freed at its end */
+};
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static void wake(struct gw_fanout *f)
+{
+    uint64_t one = 1;
+
+    /* A full counter still wakes the loop; nothing to do on failure. */
+    if (write(f->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        DAI_DEBUG("fanout wake failed errno=%d", errno);
+}
+
+static ssize_t io_read(void *ud, void *buf, size_t len)
+{
+    struct client *c = ud;
+
+    return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t io_writev(void *ud, const struct iovec *iov, int n)
+{
+    struct client *c = ud;
+    struct msghdr mh;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = (struct iovec *)iov;
+    mh.msg_iovlen = (size_t)n;
+    return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void send_json(struct client *c, json_t *msg)
+{
+    struct dai_buf b = {0};
+
+    if (msg && dai_json_dump(msg, &b) == 0 && gw_session_send_text(c->s, b.data, b.len))
+        DAI_DEBUG("websocket reply dropped: the session is closing fd=%d", c->fd);
+    dai_buf_free(&b);
+    json_decref(msg);
+}
+
+static void send_error(struct client *c, const char *code, const char *message)
+{
+    send_json(c, json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "code", code,
+                           "message", message));
+}
+
+/* ---- resume ------------------------------------------------------------------ */
+
+/* Start replaying updates after since (or tell the client to resync). */
+static void begin_resume(struct client *c, uint64_t since)
+{
+    struct gw_fanout *f = c->f;
+    long idx = gw_updlog_resume_index(&f->log, since, f->loop_seq);
+
+    if (idx < 0) {
+        c->replaying = false;
+        dai_metric_add(f->opt.metrics->ws_resumes, 1, "resync");
+        send_json(c, json_pack("{s:s,s:I}", "type", "resync_required", "seq",
+                               (json_int_t)f->loop_seq));
+        return;
+    }
+    dai_metric_add(f->opt.metrics->ws_resumes, 1, "replayed");
+    c->replaying = true;
+    c->replay_next = since + 1;
+}
+
+/* Feed replayed updates while the session's queue has room, so a long
+ * resume never overflows it; live updates wait in the log meanwhile. */
+static void pump_replay(struct client *c)
+{
+    struct gw_fanout *f = c->f;
+    size_t room_until = f->opt.limits.queue_msgs / 2 + 1;
+
+    while (c->replaying && gw_session_state(c->s) == GW_SESS_OPEN &&
+           gw_session_queued(c->s) < room_until) {
+        long idx = gw_updlog_resume_index(&f->log, c->replay_next - 1, f->loop_seq);
+        const struct gw_update *u;
+
+        if (idx < 0) {
+            /* What we still had to replay fell out of the log meanwhile. */
+            begin_resume(c, c->replay_next - 1);
+            return;
+        }
+        u = gw_updlog_at(&f->log, (size_t)idx);
+        if (!u) {
+            c->replaying = false; /* caught up: live from here on */
+            return;
+        }
+        c->replay_next = u->seq + 1;
+        if (gw_update_matches(u, &c->filter) && gw_session_send(c->s, u->frame))
+            return;
+    }
+}
+
+/* ---- client messages ---------------------------------------------------------- */
+
+static void on_text(void *ud, const char *data, size_t len)
+{
+    struct client *c = ud;
+    struct gw_wsmsg msg;
+    char err[256];
+
+    if (gw_wsmsg_parse(data, len, &msg, err, sizeof(err))) {
+        send_error(c, "bad_message", err);
+        return;
+    }
+    if (msg.type == GW_WSMSG_PING) {
+        send_json(c, json_pack("{s:s,s:I}", "type", "pong", "seq", (json_int_t)c->f->loop_seq));
+        gw_wsmsg_clear(&msg);
+        return;
+    }
+    gw_match_clear(&c->filter);
+    c->filter = msg.filter; /* moved */
+    memset(&msg.filter, 0, sizeof(msg.filter));
+    send_json(c, json_pack("{s:s,s:o,s:I}", "type", "subscribed", "filter",
+                           gw_match_to_json(&c->filter), "seq", (json_int_t)c->f->loop_seq));
+    if (msg.has_since)
+        begin_resume(c, msg.since);
+}
+
+/* ---- clients ----------------------------------------------------------------- */
+
+static void update_events(struct client *c)
+{
+    struct epoll_event ev;
+    uint32_t want = EPOLLIN | EPOLLRDHUP;
+
+    if (gw_session_want_write(c->s))
+        want |= EPOLLOUT;
+    if (want == c->events)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = want;
+    ev.data.ptr = c;
+    if (epoll_ctl(c->f->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = want;
+}
+
+static void destroy(struct client *c)
+{
+    struct gw_fanout *f = c->f;
+    char code[16];
+    uint16_t sent = gw_session_close_code(c->s);
+
+    if (sent)
+        snprintf(code, sizeof(code), "%u", sent);
+    else
+        snprintf(code, sizeof(code), "none");
+    dai_metric_add(f->opt.metrics->ws_closed, 1, code);
+    epoll_ctl(f->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        f->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    gw_session_free(c->s);
+    gw_match_clear(&c->filter);
+    /* MHD owns the socket: it closes it for us. */
+    if (MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE) != MHD_YES)
+        DAI_DEBUG("websocket upgrade close refused fd=%d", c->fd);
+    atomic_fetch_sub(&f->n_clients, 1);
+    dai_metric_set(f->opt.metrics->ws_clients, (double)atomic_load(&f->n_clients));
+    /* Events for c may still sit in this turn's epoll batch: free later. */
+    c->dead = true;
+    c->s = NULL;
+    c->next = f->graveyard;
+    f->graveyard = c;
+}
+
+static void bury(struct gw_fanout *f)
+{
+    while (f->graveyard) {
+        struct client *c = f->graveyard;
+
+        f->graveyard = c->next;
+        free(c);
+    }
+}
+
+/* After any activity: replay, write, half-close, finish, re-arm. Returns
+ * false when the client is gone. */
+static bool service(struct client *c)
+{
+    unsigned long long before = gw_session_frames_sent(c->s);
+
+    if (c->replaying)
+        pump_replay(c);
+    if (gw_session_want_write(c->s))
+        gw_session_on_writable(c->s);
+    if (gw_session_frames_sent(c->s) != before)
+        dai_metric_add(c->f->opt.metrics->ws_sent,
+                       (double)(gw_session_frames_sent(c->s) - before));
+    if (gw_session_state(c->s) == GW_SESS_CLOSING) {
+        if (!c->closing_since_us)
+            c->closing_since_us = dai_mono_us();
+        if (gw_session_close_sent(c->s) && !c->shut_wr) {
+            /* Our close frame is out: FIN after it, keep reading for the
+             * peer's close (or EOF) until close_timeout. */
+            shutdown(c->fd, SHUT_WR);
+            c->shut_wr = true;
+        }
+    }
+    if (gw_session_state(c->s) == GW_SESS_DONE) {
+        destroy(c);
+        return false;
+    }
+    update_events(c);
+    return true;
+}
+
+static void adopt_one(struct gw_fanout *f, struct adopt *a)
+{
+    struct gw_session_io io = {io_read, io_writev, on_text, NULL};
+    struct client *c = calloc(1, sizeof(*c));
+    struct epoll_event ev;
+    int one = 1, fl;
+    json_t *hello;
+
+    if (!c)
+        goto refuse;
+    c->f = f;
+    c->fd = a->fd;
+    c->urh = a->urh;
+    c->filter = a->start.filter; /* moved */
+    memset(&a->start.filter, 0, sizeof(a->start.filter));
+    snprintf(c->who, sizeof(c->who), "%s", a->start.who);
+    io.ud = c;
+    c->s = gw_session_new(&f->opt.limits, &io);
+    if (!c->s || gw_session_preload(c->s, a->extra, a->extra_len))
+        goto refuse;
+    fl = fcntl(c->fd, F_GETFL);
+    if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        goto refuse;
+    /* Updates are small and latency matters more than segment count. */
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (f->opt.sndbuf) {
+        int sz = (int)f->opt.sndbuf;
+
+        /* A fixed buffer also bounds kernel memory per slow client. */
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = c;
+    if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+        goto refuse;
+    c->events = ev.events;
+    c->last_ping_us = dai_mono_us();
+    c->next = f->clients;
+    if (f->clients)
+        f->clients->prev = c;
+    f->clients = c;
+    dai_metric_add(f->opt.metrics->ws_connections, 1);
+    dai_metric_set(f->opt.metrics->ws_clients, (double)atomic_load(&f->n_clients));
+
+    hello = json_pack("{s:s,s:I,s:s,s:s,s:o,s:i}", "type", "hello", "seq",
+                      (json_int_t)f->loop_seq, "server", "dispatchai-gateway", "version",
+                      DAI_VERSION, "filter", gw_match_to_json(&c->filter), "ping_interval_ms",
+                      f->opt.ping_interval_ms);
+    send_json(c, hello);
+    if (a->start.has_since)
+        begin_resume(c, a->start.since);
+    /* The client may have sent frames with its handshake. */
+    gw_session_on_readable(c->s);
+    service(c);
+    return;
+refuse:
+    if (c) {
+        gw_session_free(c->s);
+        gw_match_clear(&c->filter);
+        free(c);
+    }
+    DAI_WARN("websocket session could not be set up fd=%d", a->fd);
+    MHD_upgrade_action(a->urh, MHD_UPGRADE_ACTION_CLOSE);
+    atomic_fetch_sub(&f->n_clients, 1);
+}
+
+/* ---- updates ------------------------------------------------------------------ */
+
+static void deliver(struct gw_fanout *f, struct gw_update *u)
+{
+    f->loop_seq = u->seq;
+    gw_updlog_push(&f->log, u); /* the log owns u; u stays valid for this call */
+    for (struct client *c = f->clients; c; c = c->next) {
+        int rc;
+
+        if (c->replaying || gw_session_state(c->s) != GW_SESS_OPEN ||
+            !gw_update_matches(u, &c->filter))
+            continue;
+        rc = gw_session_send(c->s, u->frame);
+        if (rc == DAI_EQUEUEFULL && !c->overflowed) {
+            c->overflowed = true;
+            dai_metric_add(f->opt.metrics->ws_slow, 1);
+            DAI_INFO("websocket client too slow, closing code=1013 fd=%d who=%s queued=%zu",
+                     c->fd, c->who, gw_session_queued(c->s));
+        }
+    }
+}
+
+static void drain_inbox(struct gw_fanout *f)
+{
+    struct gw_update **batch;
+    struct adopt *adopts;
+    size_t n;
+    uint64_t cnt;
+
+    if (read(f->evfd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+        DAI_DEBUG("fanout eventfd read failed errno=%d", errno);
+    pthread_mutex_lock(&f->mu);
+    batch = f->inbox;
+    n = f->inbox_n;
+    f->inbox = NULL;
+    f->inbox_n = f->inbox_cap = 0;
+    adopts = f->adopts;
+    f->adopts = NULL;
+    pthread_mutex_unlock(&f->mu);
+
+    for (size_t i = 0; i < n; i++)
+        deliver(f, batch[i]);
+    free(batch);
+    /* One write per client per batch: whatever the batch queued goes out
+     * together. */
+    if (n)
+        for (struct client *c = f->clients, *nx; c; c = nx) {
+            nx = c->next;
+            service(c);
+        }
+    while (adopts) {
+        struct adopt *a = adopts;
+
+        adopts = a->next;
+        adopt_one(f, a);
+        gw_match_clear(&a->start.filter);
+        free(a->extra);
+        free(a);
+    }
+}
+
+/* ---- timers and shutdown ---------------------------------------------------------- */
+
+static void tick(struct gw_fanout *f, long long now)
+{
+    long long idle = (long long)f->opt.idle_timeout_ms * 1000;
+    long long ping = (long long)f->opt.ping_interval_ms * 1000;
+    long long closing = (long long)f->opt.close_timeout_ms * 1000;
+
+    for (struct client *c = f->clients, *nx; c; c = nx) {
+        nx = c->next;
+        switch (gw_session_state(c->s)) {
+        case GW_SESS_OPEN:
+            if (now - gw_session_last_rx_us(c->s) > idle) {
+                gw_session_close(c->s, 1001, "idle timeout", true);
+            } else if (now - c->last_ping_us >= ping) {
+                gw_session_ping(c->s);
+                c->last_ping_us = now;
+            }
+            break;
+        case GW_SESS_CLOSING:
+            if (c->closing_since_us && now - c->closing_since_us > closing) {
+                destroy(c);
+                continue;
+            }
+            break;
+        case GW_SESS_DONE:
+            break;
+        }
+        service(c);
+    }
+}
+
+static void begin_stop(struct gw_fanout *f)
+{
+    for (struct client *c = f->clients, *nx; c; c = nx) {
+        nx = c->next;
+        gw_session_close(c->s, 1001, "server shutting down", true);
+        service(c);
+    }
+}
+
+static void *loop(void *arg)
+{
+    struct gw_fanout *f = arg;
+    struct epoll_event evs[MAX_EVENTS];
+    long long next_tick = dai_mono_us() + TICK_MS * 1000LL;
+    bool stopping = false;
+
+    for (;;) {
+        long long now = dai_mono_us();
+        int timeout = (int)((next_tick - now) / 1000), n;
+
+        if (atomic_load(&f->stopping) && !stopping) {
+            stopping = true;
+            begin_stop(f);
+        }
+        if (stopping && (!f->clients || now > f->stop_deadline_us))
+            break;
+        if (timeout < 0)
+            timeout = 0;
+        n = epoll_wait(f->epfd, evs, MAX_EVENTS, timeout);
+        for (int i = 0; i < n; i++) {
+            struct client *c = evs[i].data.ptr;
+
+            if (!c) {
+                drain_inbox(f);
+                continue;
+            }
+            if (c->dead)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                gw_session_on_readable(c->s);
+            if (gw_session_state(c->s) != GW_SESS_DONE && (evs[i].events & EPOLLOUT))
+                gw_session_on_writable(c->s);
+            service(c);
+        }
+        now = dai_mono_us();
+        if (now >= next_tick) {
+            tick(f, now);
+            next_tick = now + TICK_MS * 1000LL;
+        }
+        bury(f);
+    }
+    while (f->clients)
+        destroy(f->clients);
+    bury(f);
+    return NULL;
+}
+
+/* ---- public ----------------------------------------------------------------------- */
+
+struct gw_fanout *gw_fanout_new(const struct gw_fanout_options *opt, char *err, size_t errlen)
+{
+    struct gw_fanout *f = calloc(1, sizeof(*f));
+    struct epoll_event ev;
+
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->opt = *opt;
+    f->epfd = f->evfd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    /* Sequence numbers start at the start time in ms x 1000: a seq from an
+     * earlier process is below every seq of this one, so a stale ?since=
+     * gets resync_required instead of a wrong replay. */
+    f->next_seq = (uint64_t)dai_now_ms() * 1000;
+    f->loop_seq = f->next_seq;
+    atomic_store(&f->last_seq, f->next_seq);
+    if (gw_updlog_init(&f->log, opt->resume_entries, opt->resume_bytes)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    f->epfd = epoll_create1(EPOLL_CLOEXEC);
+    f->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->epfd < 0 || f->evfd < 0) {
+        snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = NULL;
+    if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->evfd, &ev) != 0) {
+        snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&f->th, NULL, loop, f) != 0) {
+        snprintf(err, errlen, "cannot start the WebSocket thread");
+        goto fail;
+    }
+    f->started = true;
+    return f;
+fail:
+    gw_fanout_free(f);
+    return NULL;
+}
+
+void gw_fanout_stop(struct gw_fanout *f, int timeout_ms)
+{
+    struct adopt *a;
+
+    if (!f || !f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->closed = true;
+    pthread_mutex_unlock(&f->mu);
+    f->stop_deadline_us = dai_mono_us() + (long long)timeout_ms * 1000;
+    atomic_store(&f->stopping, true);
+    wake(f);
+    pthread_join(f->th, NULL);
+    f->started = false;
+    /* Adoptions that raced with the stop. */
+    pthread_mutex_lock(&f->mu);
+    a = f->adopts;
+    f->adopts = NULL;
+    pthread_mutex_unlock(&f->mu);
+    while (a) {
+        struct adopt *nx = a->next;
+
+        MHD_upgrade_action(a->urh, MHD_UPGRADE_ACTION_CLOSE);
+        gw_match_clear(&a->start.filter);
+        free(a->extra);
+        free(a);
+        a = nx;
+    }
+}
+
+void gw_fanout_free(struct gw_fanout *f)
+{
+    if (!f)
+        return;
+    gw_fanout_stop(f, 0);
+    for (size_t i = 0; i < f->inbox_n; i++)
+        gw_update_free(f->inbox[i]);
+    free(f->inbox);
+    gw_updlog_free(&f->log);
+    if (f->epfd >= 0)
+        close(f->epfd);
+    if (f->evfd >= 0)
+        close(f->evfd);
+    dai_buf_free(&f->scratch);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+int gw_fanout_publish(struct gw_fanout *f, const struct gw_applied *a)
+{
+    uint64_t seq = f->next_seq + 1;
+    struct gw_frame *frame;
+    struct gw_update *u;
+    int rc;
+
+    dai_buf_reset(&f->scratch);
+    rc = dai_buf_appendf(&f->scratch, "{\"type\":\"issue_update\",\"seq\":%llu,\"removed\":%s,"
+                         "\"data\":", (unsigned long long)seq,
+                         a->kind == GW_APPLY_REMOVED ? "true" : "false");
+    if (!rc)
+        rc = dai_buf_append(&f->scratch, a->event, a->event_len);
+    if (!rc)
+        rc = dai_buf_append(&f->scratch, "}", 1);
+    if (rc)
+        return rc;
+    frame = gw_frame_new(0x1 /* text */, f->scratch.data, f->scratch.len);
+    if (!frame)
+        return -ENOMEM;
+    u = gw_update_new(seq, frame, a->has_before ? &a->before : NULL, &a->after);
+    if (!u) {
+        gw_frame_unref(frame);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&f->mu);
+    if (f->inbox_n == f->inbox_cap) {
+        size_t ncap = f->inbox_cap ? f->inbox_cap * 2 : 64;
+        struct gw_update **ni = realloc(f->inbox, ncap * sizeof(*ni));
+
+        if (!ni) {
+            pthread_mutex_unlock(&f->mu);
+            gw_update_free(u);
+            return -ENOMEM;
+        }
+        f->inbox = ni;
+        f->inbox_cap = ncap;
+    }
+    f->inbox[f->inbox_n++] = u;
+    pthread_mutex_unlock(&f->mu);
+    f->next_seq = seq;
+    atomic_store(&f->last_seq, seq);
+    wake(f);
+    return 0;
+}
+
+uint64_t gw_fanout_last_seq(const struct gw_fanout *f)
+{
+    return atomic_load(&((struct gw_fanout *)f)->last_seq);
+}
+
+unsigned gw_fanout_clients(const struct gw_fanout *f)
+{
+    return atomic_load(&((struct gw_fanout *)f)->n_clients);
+}
+
+void gw_fanout_adopt(struct gw_fanout *f, int fd, void *urh, const char *extra, size_t extra_len,
+                     struct gw_ws_start *start)
+{
+    struct adopt *a = calloc(1, sizeof(*a));
+
+    if (a && extra_len) {
+        a->extra = malloc(extra_len);
+        if (a->extra)
+            memcpy(a->extra, extra, extra_len);
+    }
+    pthread_mutex_lock(&f->mu);
+    if (!a || (extra_len && !a->extra) || f->closed) {
+        pthread_mutex_unlock(&f->mu);
+        if (a)
+            free(a->extra);
+        free(a);
+        gw_match_clear(&start->filter);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    a->fd = fd;
+    a->urh = urh;
+    a->extra_len = extra_len;
+    a->start = *start;
+    memset(&start->filter, 0, sizeof(start->filter));
+    a->next = f->adopts;
+    f->adopts = a;
+    atomic_fetch_add(&f->n_clients, 1);
+    pthread_mutex_unlock(&f->mu);
+    wake(f);
+}

@@ -1,0 +1,244 @@
+/* GET /ws: the RFC 6455 opening handshake on libmicrohttpd — header checks,
+ * Sec-WebSocket-Accept, origin policy, the initial filter and ?since= from
+ * the query string — then a 101 response whose upgrade callback hands the
+ * socket to the fan-out loop. Everything after the handshake is fanout.c's
+ * and session.c's. Authorisation was decided by rest.c before we get here. */
+#include "gateway.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* True if the comma-separated header value contains token (any case). */
+static bool has_token(const char *value, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *p = value;
+
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        const char *b = p, *e = end ? end : p + strlen(p);
+
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - b) == tl && strncasecmp(b, token, tl) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+int gw_ws_check_handshake(const char *method, const char *upgrade, const char *connection,
+                          const char *version, const char *key, char *err, size_t errlen)
+{
+    unsigned char raw[20];
+    int n;
+
+    if (!method || strcmp(method, "GET") != 0) {
+        snprintf(err, errlen, "the WebSocket handshake is a GET request");
+        return 405;
+    }
+    if (!upgrade) {
+        snprintf(err, errlen, "this endpoint speaks WebSocket: send Upgrade: websocket");
+        return 426;
+    }
+    if (!has_token(upgrade, "websocket")) {
+        snprintf(err, errlen, "Upgrade must be websocket");
+        return 400;
+    }
+    if (!connection || !has_token(connection, "upgrade")) {
+        snprintf(err, errlen, "Connection must include Upgrade");
+        return 400;
+    }
+    if (!version || strcmp(version, "13") != 0) {
+        snprintf(err, errlen, "Sec-WebSocket-Version must be 13");
+        return 426;
+    }
+    /* 16 random bytes in standard base64: 24 characters ending in "==". */
+    if (!key || strlen(key) != 24 || key[22] != '=' || key[23] != '=') {
+        snprintf(err, errlen, "Sec-WebSocket-Key must be 16 bytes in base64");
+        return 400;
+    }
+    n = EVP_DecodeBlock(raw, (const unsigned char *)key, 24);
+    if (n != 18) { /* EVP_DecodeBlock counts the padding as two zero bytes */
+        snprintf(err, errlen, "Sec-WebSocket-Key must be 16 bytes in base64");
+        return 400;
+    }
+    return 0;
+}
+
+void gw_ws_accept(const char *key, char out[29])
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    char buf[128];
+    int n = snprintf(buf, sizeof(buf), "%s%s", key, WS_GUID);
+
+    SHA1((const unsigned char *)buf, n > 0 ? (size_t)n : 0, md);
+    EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
+}
+
+/* ---- upgrade ---------------------------------------------------------------- */
+
+/* Per request (req->state): the session's start parameters until the
+ * upgrade callback moves them to the fan-out loop. rest.c frees it in
+ * on_complete, which MHD runs after the upgrade callback. */
+struct ws_pending {
+    struct gw_app *app;
+    struct gw_ws_start start;
+};
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+                       const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                       struct MHD_UpgradeResponseHandle *urh)
+{
+    struct ws_pending *p = cls;
+
+    (void)conn;
+    (void)con_cls;
+    gw_fanout_adopt(p->app->fanout, sock, urh, extra_in, extra_in_size, &p->start);
+}
+
+void gw_ws_pending_free(void *state)
+{
+    struct ws_pending *p = state;
+
+    if (!p)
+        return;
+    gw_match_clear(&p->start.filter);
+    free(p);
+}
+
+static int ws_error(struct dai_http_request *req, unsigned status, const char *code,
+                    const char *msg)
+{
+    static const struct dai_http_header h426[] = {{"Sec-WebSocket-Version", "13"},
+                                                  {"Upgrade", "websocket"}};
+    static const struct dai_http_header allow[] = {{"Allow", "GET"}};
+
+    if (status == 426)
+        return dai_http_respond_error(req, status, code, msg, h426, 2);
+    if (status == 405)
+        return dai_http_respond_error(req, status, code, msg, allow, 1);
+    return dai_http_respond_error(req, status, code, msg, NULL, 0);
+}
+
+/* Query arguments of /ws: since, token (checked by rest.c) and the filter. */
+static enum MHD_Result ws_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    static const struct {
+        const char *name;
+        enum gw_field f;
+    } fields[] = {
+        {"repos", GW_F_REPO},   {"categories", GW_F_CATEGORY}, {"priorities", GW_F_PRIORITY},
+        {"states", GW_F_STATE}, {"types", GW_F_TYPE},          {"assignees", GW_F_TEAM},
+    };
+    struct {
+        struct gw_ws_start *start;
+        char *err;
+        size_t errlen;
+        int rc;
+    } *ctx = cls;
+
+    (void)kind;
+    if (ctx->rc)
+        return MHD_NO;
+    if (!value)
+        value = "";
+    if (strcmp(key, "token") == 0)
+        return MHD_YES;
+    if (strcmp(key, "since") == 0) {
+        if (gw_parse_u64(value, strlen(value), &ctx->start->since)) {
+            snprintf(ctx->err, ctx->errlen, "since: expected a sequence number");
+            ctx->rc = DAI_EINVAL;
+            return MHD_NO;
+        }
+        ctx->start->has_since = true;
+        return MHD_YES;
+    }
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (strcmp(key, fields[i].name) == 0) {
+            ctx->rc = gw_match_add_csv(&ctx->start->filter, fields[i].f, value, ctx->err,
+                                       ctx->errlen);
+            return ctx->rc ? MHD_NO : MHD_YES;
+        }
+    snprintf(ctx->err, ctx->errlen, "unknown query parameter \"%.40s\"", key);
+    ctx->rc = DAI_EINVAL;
+    return MHD_NO;
+}
+
+void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *who)
+{
+    const char *key = dai_http_header(req, "Sec-WebSocket-Key");
+    const char *origin = dai_http_header(req, "Origin");
+    struct MHD_Response *resp;
+    struct ws_pending *p;
+    char err[200], accept[29];
+    struct {
+        struct gw_ws_start *start;
+        char *err;
+        size_t errlen;
+        int rc;
+    } ctx;
+    int status, rc;
+
+    status = gw_ws_check_handshake(req->method, dai_http_header(req, "Upgrade"),
+                                   dai_http_header(req, "Connection"),
+                                   dai_http_header(req, "Sec-WebSocket-Version"), key, err,
+                                   sizeof(err));
+    if (status) {
+        rc = ws_error(req, (unsigned)status,
+                      status == 405 ? "method_not_allowed"
+                      : status == 426 ? "upgrade_required" : "bad_handshake", err);
+        goto done;
+    }
+    /* Browsers always send Origin; other clients usually do not. With an
+     * allow-list configured, a browser page from elsewhere is refused. */
+    if (origin && app->cfg->cors_origins.n && !gw_origin_allowed(app->cfg, origin)) {
+        rc = ws_error(req, 403, "origin_forbidden", "this Origin may not open a WebSocket");
+        goto done;
+    }
+    if (gw_fanout_clients(app->fanout) >= (unsigned)app->cfg->ws_max_clients) {
+        rc = ws_error(req, 503, "too_many_clients", "the WebSocket client limit is reached");
+        goto done;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p) {
+        rc = ws_error(req, 500, "internal", "out of memory");
+        goto done;
+    }
+    p->app = app;
+    snprintf(p->start.who, sizeof(p->start.who), "%s", who);
+    ctx.start = &p->start;
+    ctx.err = err;
+    ctx.errlen = sizeof(err);
+    ctx.rc = 0;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, ws_arg, &ctx);
+    if (ctx.rc) {
+        gw_ws_pending_free(p);
+        rc = ws_error(req, 400, "bad_request", err);
+        goto done;
+    }
+    req->state = p; /* freed by on_complete, after the upgrade callback ran */
+    gw_ws_accept(key, accept);
+    resp = MHD_create_response_for_upgrade(on_upgrade, p);
+    if (!resp || MHD_add_response_header(resp, "Upgrade", "websocket") != MHD_YES ||
+        MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept) != MHD_YES) {
+        if (resp)
+            MHD_destroy_response(resp);
+        rc = ws_error(req, 500, "internal", "cannot build the upgrade response");
+        goto done;
+    }
+    rc = dai_http_queue_response(req, 101, resp);
+    MHD_destroy_response(resp);
+done:
+    if (rc)
+        DAI_WARN("websocket handshake answer failed rc=%d", rc);
+}

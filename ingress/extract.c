@@ -1,0 +1,777 @@
+/* Strict, allocation-free JSON validation with field extraction: one pass
+ * over a webhook payload checks the whole document (grammar, UTF-8, escapes,
+ * depth) and records the spans of a fixed set of dotted paths. A full
+ * jansson tree of a 12 KB payload costs ~250 us; this pass is what lets the
+ * ingress parse off the hot budget (docs/ingress.md has the numbers).
+ * Turning spans into our event is normalize.c's job. */
+#include "extract.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NODES 256
+#define MAX_KEY 128 /* longest escaped key we decode to compare against paths */
+
+/* Trie of the wanted paths. Node 0 is the root (the top object). */
+struct node {
+    const char *name;  /* segment (points into names) */
+    size_t nlen;
+    int slot;          /* index into spans, or -1 for an inner-only node */
+    int first_child;
+    int next_sibling;
+    int sub_begin;     /* slots of this node's subtree: subtree[sub_begin..sub_end) */
+    int sub_end;
+};
+
+struct ing_jpaths {
+    struct node nodes[MAX_NODES];
+    int n_nodes;
+    size_t n_paths;
+    int subtree[MAX_NODES * 8];
+    int n_subtree;
+    char *names; /* copies of all paths, '.' replaced by NUL */
+};
+
+/* Byte classes for the string fast path: 0 = ordinary printable ASCII. */
+enum { C_PLAIN = 0, C_QUOTE, C_BSLASH, C_CTRL, C_HIGH };
+static const unsigned char str_class[256] = {
+    [0 ... 0x1f] = C_CTRL, ['"'] = C_QUOTE, ['\\'] = C_BSLASH, [0x80 ... 0xff] = C_HIGH,
+};
+
+/*---- path compilation -----------------------------------------------------*/
+
+static int find_child(const struct ing_jpaths *p, int parent, const char *name, size_t nlen)
+{
+    for (int c = p->nodes[parent].first_child; c >= 0; c = p->nodes[c].next_sibling)
+        if (p->nodes[c].nlen == nlen && memcmp(p->nodes[c].name, name, nlen) == 0)
+            return c;
+    return -1;
+}
+
+static int add_child(struct ing_jpaths *p, int parent, const char *name, size_t nlen)
+{
+    struct node *n;
+    int id = p->n_nodes;
+
+    if (id >= MAX_NODES)
+        return -1;
+    p->n_nodes++;
+    n = &p->nodes[id];
+    n->name = name;
+    n->nlen = nlen;
+    n->slot = -1;
+    n->first_child = -1;
+    /* Prepend: sibling order does not matter for lookups. */
+    n->next_sibling = p->nodes[parent].first_child;
+    p->nodes[parent].first_child = id;
+    return id;
+}
+
+/* Record each node's subtree slots (DFS) so a repeated key can clear what an
+ * earlier occurrence of the same member left behind. */
+static void collect_subtree(struct ing_jpaths *p, int node, int *out, int *n)
+{
+    if (p->nodes[node].slot >= 0)
+        out[(*n)++] = p->nodes[node].slot;
+    for (int c = p->nodes[node].first_child; c >= 0; c = p->nodes[c].next_sibling)
+        collect_subtree(p, c, out, n);
+}
+
+struct ing_jpaths *ing_jpaths_new(const char *const *paths, size_t n, char *err, size_t errlen)
+{
+    struct ing_jpaths *p = calloc(1, sizeof(*p));
+    size_t total = 0, pos = 0;
+
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (n == 0 || n >= MAX_NODES) {
+        snprintf(err, errlen, "between 1 and %d paths are supported", MAX_NODES - 1);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        total += strlen(paths[i]) + 1;
+    p->names = malloc(total);
+    if (!p->names) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    p->nodes[0] = (struct node){.slot = -1, .first_child = -1, .next_sibling = -1};
+    p->n_nodes = 1;
+    p->n_paths = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(paths[i]);
+        char *copy = p->names + pos;
+        int cur = 0;
+
+        memcpy(copy, paths[i], len + 1);
+        pos += len + 1;
+        for (char *seg = copy; seg;) {
+            char *dot = strchr(seg, '.');
+            size_t slen = dot ? (size_t)(dot - seg) : strlen(seg);
+            int c;
+
+            if (dot)
+                *dot = '\0';
+            if (slen == 0) {
+                snprintf(err, errlen, "path \"%s\" has an empty segment", paths[i]);
+                goto fail;
+            }
+            c = find_child(p, cur, seg, slen);
+            if (c < 0)
+                c = add_child(p, cur, seg, slen);
+            if (c < 0) {
+                snprintf(err, errlen, "too many path segments (max %d)", MAX_NODES);
+                goto fail;
+            }
+            cur = c;
+            seg = dot ? dot + 1 : NULL;
+        }
+        if (p->nodes[cur].slot >= 0) {
+            snprintf(err, errlen, "path \"%s\" is listed twice", paths[i]);
+            goto fail;
+        }
+        p->nodes[cur].slot = (int)i;
+    }
+    for (int i = 0; i < p->n_nodes; i++) {
+        p->nodes[i].sub_begin = p->n_subtree;
+        collect_subtree(p, i, p->subtree, &p->n_subtree);
+        p->nodes[i].sub_end = p->n_subtree;
+    }
+    return p;
+fail:
+    ing_jpaths_free(p);
+    return NULL;
+}
+
+void ing_jpaths_free(struct ing_jpaths *p)
+{
+    if (!p)
+        return;
+    free(p->names);
+    free(p);
+}
+
+size_t ing_jpaths_count(const struct ing_jpaths *p)
+{
+    return p->n_paths;
+}
+
+/*---- the validating scanner ----------------------------------------------*/
+
+struct scan {
+    const unsigned char *base;
+    const unsigned char *p;
+    const unsigned char *end;
+    const struct ing_jpaths *paths;
+    struct ing_span *spans;
+    const char *why;
+    int depth;
+};
+
+static int fail_at(struct scan *s, const char *why)
+{
+    s->why = why;
+    return DAI_EPARSE;
+}
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p (bounds checked by the caller). -1 if not hex. */
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = (v << 4) | h;
+    }
+    return v;
+}
+
+/* One UTF-8 sequence starting at a byte >= 0x80: well-formed per RFC 3629
+ * (no overlongs, no UTF-16 surrogates, nothing above U+10FFFF). */
+static int utf8_seq(struct scan *s)
+{
+    const unsigned char *p = s->p;
+    size_t left = (size_t)(s->end - p);
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    int n;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 3;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return fail_at(s, "invalid UTF-8 lead byte");
+    }
+    if (left < (size_t)n + 1)
+        return fail_at(s, "truncated UTF-8 sequence");
+    if (p[1] < lo || p[1] > hi)
+        return fail_at(s, "invalid UTF-8 sequence");
+    for (int i = 2; i <= n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return fail_at(s, "invalid UTF-8 sequence");
+    s->p += n + 1;
+    return 0;
+}
+
+/* A backslash escape at s->p (pointing at the backslash). */
+static int escape(struct scan *s)
+{
+    long u, lo;
+
+    if (s->end - s->p < 2)
+        return fail_at(s, "unterminated string");
+    switch (s->p[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        s->p += 2;
+        return 0;
+    case 'u':
+        break;
+    default:
+        return fail_at(s, "invalid escape");
+    }
+    if (s->end - s->p < 6 || (u = hex4(s->p + 2)) < 0)
+        return fail_at(s, "invalid \\u escape");
+    if (u == 0)
+        return fail_at(s, "\\u0000 is not allowed");
+    if (u >= 0xDC00 && u <= 0xDFFF)
+        return fail_at(s, "unpaired low surrogate");
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' ||
+            (lo = hex4(s->p + 8)) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+            return fail_at(s, "unpaired high surrogate");
+        s->p += 12;
+        return 0;
+    }
+    s->p += 6;
+    return 0;
+}
+
+/* A string at s->p (the opening quote). On success out (if not NULL) covers
+ * the raw bytes between the quotes. */
+static int string(struct scan *s, struct ing_span *out)
+{
+    const unsigned char *start = ++s->p;
+    uint8_t flags = 0;
+    int rc;
+
+    for (;;) {
+        /* Fast path: most payload bytes are plain ASCII. */
+        while (s->p < s->end && str_class[*s->p] == C_PLAIN)
+            s->p++;
+        if (s->p >= s->end)
+            return fail_at(s, "unterminated string");
+        switch (str_class[*s->p]) {
+        case C_QUOTE:
+            if (out) {
+                out->off = (uint32_t)(start - s->base);
+                out->len = (uint32_t)(s->p - start);
+                out->type = ING_JT_STRING;
+                out->flags = flags;
+            }
+            s->p++;
+            return 0;
+        case C_BSLASH:
+            flags |= ING_JF_ESCAPED;
+            rc = escape(s);
+            break;
+        case C_CTRL:
+            return fail_at(s, "control character in string");
+        default:
+            rc = utf8_seq(s);
+            break;
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+static int number(struct scan *s, struct ing_span *out)
+{
+    const unsigned char *start = s->p;
+    uint8_t flags = ING_JF_INT;
+
+    if (*s->p == '-')
+        s->p++;
+    if (s->p >= s->end)
+        return fail_at(s, "truncated number");
+    if (*s->p == '0') {
+        s->p++;
+    } else if (*s->p >= '1' && *s->p <= '9') {
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    } else {
+        return fail_at(s, "invalid number");
+    }
+    if (s->p < s->end && *s->p == '.') {
+        flags = 0;
+        s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            return fail_at(s, "invalid number fraction");
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        flags = 0;
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            return fail_at(s, "invalid number exponent");
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    if (out) {
+        out->off = (uint32_t)(start - s->base);
+        out->len = (uint32_t)(s->p - start);
+        out->type = ING_JT_NUMBER;
+        out->flags = flags;
+    }
+    return 0;
+}
+
+static int literal(struct scan *s, const char *word, size_t n, uint8_t type, struct ing_span *out)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return fail_at(s, "invalid literal");
+    if (out) {
+        out->off = (uint32_t)(s->p - s->base);
+        out->len = (uint32_t)n;
+        out->type = type;
+        out->flags = 0;
+    }
+    s->p += n;
+    return 0;
+}
+
+static int value(struct scan *s, int node);
+
+/* Which child of node a member key names (-1: not wanted). */
+static int member_node(struct scan *s, int node, const struct ing_span *key)
+{
+    const struct ing_jpaths *p = s->paths;
+    const char *name = (const char *)s->base + key->off;
+    char buf[MAX_KEY];
+    size_t nlen = key->len;
+
+    if (node < 0 || p->nodes[node].first_child < 0)
+        return -1;
+    if (key->flags & ING_JF_ESCAPED) {
+        int n = ing_json_unescape((const char *)s->base, key, buf, sizeof(buf));
+        if (n < 0)
+            return -1; /* longer than any path segment */
+        name = buf;
+        nlen = (size_t)n;
+    }
+    return find_child(p, node, name, nlen);
+}
+
+static int object(struct scan *s, int node)
+{
+    struct ing_span key;
+    int rc;
+
+    s->p++; /* '{' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"')
+            return fail_at(s, "expected a member name");
+        rc = string(s, &key);
+        if (rc)
+            return rc;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return fail_at(s, "expected ':'");
+        s->p++;
+        skip_ws(s);
+        rc = value(s, member_node(s, node, &key));
+        if (rc)
+            return rc;
+        skip_ws(s);
+        if (s->p >= s->end)
+            return fail_at(s, "unterminated object");
+        if (*s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',')
+            return fail_at(s, "expected ',' or '}'");
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+static int array(struct scan *s)
+{
+    int rc;
+
+    s->p++; /* '[' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        /* Array elements are never path targets: paths name members only. */
+        rc = value(s, -1);
+        if (rc)
+            return rc;
+        skip_ws(s);
+        if (s->p >= s->end)
+            return fail_at(s, "unterminated array");
+        if (*s->p == ']') {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',')
+            return fail_at(s, "expected ',' or ']'");
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+/* One value at s->p (whitespace already skipped). node >= 0: the path trie
+ * node this value sits at, so its span and its subtree are recorded. */
+static int value(struct scan *s, int node)
+{
+    const struct node *n = node >= 0 ? &s->paths->nodes[node] : NULL;
+    struct ing_span *out = n && n->slot >= 0 ? &s->spans[n->slot] : NULL;
+    const unsigned char *start = s->p;
+    int rc;
+
+    if (n) /* a repeated member replaces everything its first occurrence set */
+        for (int i = n->sub_begin; i < n->sub_end; i++)
+            s->spans[s->paths->subtree[i]] = (struct ing_span){0};
+    if (s->p >= s->end)
+        return fail_at(s, "expected a value");
+    switch (*s->p) {
+    case '"':
+        return string(s, out);
+    case '{':
+    case '[':
+        if (++s->depth > ING_JSON_MAX_DEPTH)
+            return fail_at(s, "nesting too deep");
+        if (*s->p == '{')
+            rc = object(s, n && n->first_child >= 0 ? node : -1);
+        else
+            rc = array(s);
+        s->depth--;
+        if (rc)
+            return rc;
+        if (out) {
+            out->off = (uint32_t)(start - s->base);
+            out->len = (uint32_t)(s->p - start);
+            out->type = *start == '{' ? ING_JT_OBJECT : ING_JT_ARRAY;
+            out->flags = 0;
+        }
+        return 0;
+    case 't':
+        return literal(s, "true", 4, ING_JT_TRUE, out);
+    case 'f':
+        return literal(s, "false", 5, ING_JT_FALSE, out);
+    case 'n':
+        return literal(s, "null", 4, ING_JT_NULL, out);
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return number(s, out);
+        return fail_at(s, "unexpected character");
+    }
+}
+
+int ing_json_extract(const struct ing_jpaths *p, const char *data, size_t len,
+                     struct ing_span *spans, char *err, size_t errlen)
+{
+    struct scan s = {
+        .base = (const unsigned char *)data,
+        .p = (const unsigned char *)data,
+        .end = (const unsigned char *)data + len,
+        .paths = p,
+        .spans = spans,
+    };
+    int rc;
+
+    memset(spans, 0, p->n_paths * sizeof(*spans));
+    if (len >= UINT32_MAX) {
+        snprintf(err, errlen, "document too large");
+        return DAI_EPARSE;
+    }
+    skip_ws(&s);
+    if (s.p >= s.end) {
+        snprintf(err, errlen, "empty document");
+        return DAI_EPARSE;
+    }
+    if (*s.p != '{') {
+        snprintf(err, errlen, "offset %zu: the document is not a JSON object",
+                 (size_t)(s.p - s.base));
+        return DAI_EPARSE;
+    }
+    rc = value(&s, 0);
+    if (!rc) {
+        skip_ws(&s);
+        if (s.p < s.end)
+            rc = fail_at(&s, "trailing data after the document");
+    }
+    if (rc) {
+        snprintf(err, errlen, "offset %zu: %s", (size_t)(s.p - s.base), s.why);
+        memset(spans, 0, p->n_paths * sizeof(*spans));
+    }
+    return rc;
+}
+
+/*---- walking validated spans ---------------------------------------------*/
+
+/* Skip one validated value starting at p; returns the byte after it. */
+static uint32_t skip_value(const char *d, uint32_t p, uint32_t end)
+{
+    int depth = 0;
+
+    do {
+        char c = d[p];
+
+        if (c == '"') {
+            p++;
+            while (d[p] != '"')
+                p += d[p] == '\\' ? 2 : 1;
+            p++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            p++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            p++;
+        } else if (depth > 0) {
+            p++; /* separators, whitespace and scalars inside a container */
+        } else {
+            while (p < end && d[p] != ',' && d[p] != '}' && d[p] != ']' && d[p] != ' ' &&
+                   d[p] != '\n' && d[p] != '\r' && d[p] != '\t')
+                p++;
+        }
+    } while (depth > 0 && p < end);
+    return p;
+}
+
+static uint32_t skip_blank(const char *d, uint32_t p, uint32_t end)
+{
+    while (p < end && (d[p] == ' ' || d[p] == '\n' || d[p] == '\r' || d[p] == '\t'))
+        p++;
+    return p;
+}
+
+static void span_at(const char *d, uint32_t p, uint32_t next, struct ing_span *out)
+{
+    out->flags = 0;
+    switch (d[p]) {
+    case '"':
+        out->type = ING_JT_STRING;
+        out->off = p + 1;
+        out->len = next - p - 2;
+        if (memchr(d + p + 1, '\\', out->len))
+            out->flags = ING_JF_ESCAPED;
+        return;
+    case '{': out->type = ING_JT_OBJECT; break;
+    case '[': out->type = ING_JT_ARRAY; break;
+    case 't': out->type = ING_JT_TRUE; break;
+    case 'f': out->type = ING_JT_FALSE; break;
+    case 'n': out->type = ING_JT_NULL; break;
+    default:
+        out->type = ING_JT_NUMBER;
+        if (!memchr(d + p, '.', next - p) && !memchr(d + p, 'e', next - p) &&
+            !memchr(d + p, 'E', next - p))
+            out->flags = ING_JF_INT;
+        break;
+    }
+    out->off = p;
+    out->len = next - p;
+}
+
+/* Position of the next element inside a container span: *pos is 0 before the
+ * first one, else the offset just after the previous element. */
+static bool next_item(const char *d, const struct ing_span *c, uint32_t *pos, uint32_t *at)
+{
+    uint32_t end = c->off + c->len - 1; /* the closing bracket */
+    uint32_t p = *pos ? *pos : c->off + 1;
+
+    p = skip_blank(d, p, end);
+    if (p < end && d[p] == ',')
+        p = skip_blank(d, p + 1, end);
+    if (p >= end)
+        return false;
+    *at = p;
+    return true;
+}
+
+bool ing_json_array_next(const char *data, const struct ing_span *arr, uint32_t *pos,
+                         struct ing_span *elem)
+{
+    uint32_t at, next;
+
+    if (arr->type != ING_JT_ARRAY || !next_item(data, arr, pos, &at))
+        return false;
+    next = skip_value(data, at, arr->off + arr->len - 1);
+    span_at(data, at, next, elem);
+    *pos = next;
+    return true;
+}
+
+bool ing_json_object_next(const char *data, const struct ing_span *obj, uint32_t *pos,
+                          struct ing_span *key, struct ing_span *val)
+{
+    uint32_t end = obj->off + obj->len - 1;
+    uint32_t at, next;
+
+    if (obj->type != ING_JT_OBJECT || !next_item(data, obj, pos, &at))
+        return false;
+    next = skip_value(data, at, end);
+    span_at(data, at, next, key);
+    at = skip_blank(data, next, end);
+    at = skip_blank(data, at + 1, end); /* past ':' */
+    next = skip_value(data, at, end);
+    span_at(data, at, next, val);
+    *pos = next;
+    return true;
+}
+
+/*---- string helpers -------------------------------------------------------*/
+
+/* Append code point cp as UTF-8 to out[*o..n). False if it does not fit. */
+static bool put_utf8(char *out, size_t n, size_t *o, unsigned long cp)
+{
+    unsigned char b[4];
+    size_t k;
+
+    if (cp < 0x80) {
+        b[0] = (unsigned char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        b[0] = (unsigned char)(0xC0 | (cp >> 6));
+        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (unsigned char)(0xE0 | (cp >> 12));
+        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 3;
+    } else {
+        b[0] = (unsigned char)(0xF0 | (cp >> 18));
+        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 4;
+    }
+    if (*o + k >= n)
+        return false;
+    memcpy(out + *o, b, k);
+    *o += k;
+    return true;
+}
+
+int ing_json_unescape(const char *data, const struct ing_span *s, char *out, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data + s->off;
+    const unsigned char *end = p + s->len;
+    size_t o = 0;
+
+    if (s->type != ING_JT_STRING || n == 0)
+        return DAI_EINVAL;
+    while (p < end) {
+        unsigned long cp;
+
+        if (*p != '\\') {
+            if (o + 1 >= n)
+                return DAI_ETOOBIG;
+            out[o++] = (char)*p++;
+            continue;
+        }
+        switch (p[1]) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u': cp = (unsigned long)hex4(p + 2); break;
+        default: cp = p[1]; break;
+        }
+        if (p[1] != 'u') {
+            p += 2;
+        } else if (cp >= 0xD800 && cp <= 0xDBFF) {
+            /* Validated: a low surrogate escape follows. */
+            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)hex4(p + 8) - 0xDC00);
+            p += 12;
+        } else {
+            p += 6;
+        }
+        if (!put_utf8(out, n, &o, cp))
+            return DAI_ETOOBIG;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+bool ing_json_str_eq(const char *data, const struct ing_span *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    char buf[MAX_KEY];
+    int len;
+
+    if (s->type != ING_JT_STRING)
+        return false;
+    if (!(s->flags & ING_JF_ESCAPED))
+        return s->len == n && memcmp(data + s->off, lit, n) == 0;
+    len = ing_json_unescape(data, s, buf, sizeof(buf));
+    return len >= 0 && (size_t)len == n && memcmp(buf, lit, n) == 0;
+}
+
+int ing_json_int(const char *data, const struct ing_span *s, long long *out)
+{
+    char buf[32];
+    char *end;
+    long long v;
+
+    if (s->type != ING_JT_NUMBER || !(s->flags & ING_JF_INT) || s->len >= sizeof(buf))
+        return DAI_EINVAL;
+    memcpy(buf, data + s->off, s->len);
+    buf[s->len] = '\0';
+    errno = 0;
+    v = strtoll(buf, &end, 10);
+    if (errno || *end != '\0')
+        return DAI_EINVAL;
+    *out = v;
+    return 0;
+}

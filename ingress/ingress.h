@@ -1,0 +1,235 @@
+/* The ingress daemon's private interfaces: configuration (options.c),
+ * metrics (stats.c), the parsing worker pool (pool.c), publishing with
+ * acknowledgement, de-duplication and bounded waits (publish.c), the
+ * webhook endpoint (webhook.c) and the HTTP server wiring (server.c).
+ * The pure logic lives in extract.h, normalize.h and window.h. */
+#ifndef DISPATCHAI_INGRESS_H
+#define DISPATCHAI_INGRESS_H
+
+#include "normalize.h"
+#include "window.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/http.h>
+#include <dispatchai/kafka.h>
+#include <dispatchai/metrics.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ING_WEBHOOK_PATH "/webhook/github"
+
+/* ---- options.c ----------------------------------------------------------- */
+
+struct ing_config {
+    struct dai_common_config common;
+    size_t max_body;               /* http.max_body */
+    int request_timeout_ms;        /* http.request_timeout */
+    char *secret;                  /* webhook.secret / GITHUB_WEBHOOK_SECRET */
+    struct dai_strlist secrets;    /* webhook.secrets / GITHUB_WEBHOOK_SECRETS */
+    bool insecure_skip_signature;  /* --insecure-skip-signature */
+    struct dai_strlist events;     /* webhook.events */
+    int publish_timeout_ms;        /* publish.timeout */
+    int retry_after_s;             /* publish.retry_after */
+    char *compression;             /* publish.compression */
+    int workers;                   /* workers.threads */
+    int queue_size;                /* workers.queue */
+    int dedup_size;                /* dedup.size */
+    int dedup_window_ms;           /* dedup.window */
+    bool rl_enabled;               /* ratelimit.enabled */
+    double rl_rate;                /* ratelimit.rate (per second) */
+    double rl_burst;               /* ratelimit.burst */
+    int rl_max_clients;            /* ratelimit.max_clients */
+    /* Derived by ing_config_load: */
+    const char **secret_v;         /* every configured secret (borrowed strings) */
+    size_t n_secrets;
+    bool accept[ING_EV_COUNT];     /* which normalised events are published */
+};
+
+extern const struct dai_config_spec ing_config_spec;
+
+/* Load and check the configuration (dai_config_load plus the ingress's own
+ * rules: a secret unless insecure, known event names). Returns
+ * DAI_CONFIG_RUN, DAI_CONFIG_EXITED (--help and friends) or DAI_ECONFIG with
+ * the message in err. ing_config_free releases everything. */
+DAI_MUST_CHECK int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err,
+                                   size_t errlen);
+void ing_config_free(struct ing_config *cfg);
+
+/* ---- stats.c ------------------------------------------------------------- */
+
+/* Why a delivery was not accepted (the "reason" label and the error code). */
+enum ing_reason {
+    ING_R_METHOD = 0,      /* 405 */
+    ING_R_NOT_FOUND,       /* 404 */
+    ING_R_MISSING_EVENT,   /* 400 */
+    ING_R_BAD_DELIVERY,    /* 400: missing or malformed X-GitHub-Delivery */
+    ING_R_MEDIA_TYPE,      /* 415 */
+    ING_R_TOO_LARGE,       /* 413 */
+    ING_R_RATE_LIMITED,    /* 429 */
+    ING_R_SIGNATURE,       /* 401 */
+    ING_R_INVALID_BODY,    /* 400: not JSON / bad form encoding */
+    ING_R_INVALID_PAYLOAD, /* 400: JSON, but not the documented shape */
+    ING_R_OVERLOADED,      /* 503: worker queue or producer queue full */
+    ING_R_TIMEOUT,         /* 503: no acknowledgement within publish.timeout */
+    ING_R_BROKER,          /* 503: the broker refused or the publish failed */
+    ING_R_SHUTTING_DOWN,   /* 503 */
+    ING_R_REQUEST_TIMEOUT, /* 408: the body did not arrive within http.request_timeout */
+    ING_R_INTERNAL,        /* 500 */
+    ING_R_COUNT
+};
+const char *ing_reason_name(enum ing_reason r); /* "bad_signature", ... (static) */
+
+struct ing_stats {
+    struct dai_metric *received;    /* {event} */
+    struct dai_metric *accepted;    /* {event} */
+    struct dai_metric *rejected;    /* {event,reason} */
+    struct dai_metric *duplicates;  /* {event} */
+    struct dai_metric *ignored;     /* {event} */
+    struct dai_metric *late_acks;   /* acknowledged after the request was answered 503 */
+    struct dai_metric *publish_latency; /* produce → delivery report, seconds */
+    struct dai_metric *process_time;    /* verify + parse + normalise, seconds */
+    struct dai_metric *waiting;     /* requests waiting for the broker */
+    struct dai_metric *queue_depth; /* producer queue (messages not yet acknowledged) */
+    struct dai_metric *work_queue;  /* deliveries waiting for a parsing worker */
+    struct dai_metric *dedup_size;  /* acknowledged GUIDs remembered */
+};
+
+/* Register the families in reg (borrowed). 0 or -ENOMEM. */
+DAI_MUST_CHECK int ing_stats_init(struct ing_stats *st, struct dai_metrics *reg);
+
+/* ---- per-request state ----------------------------------------------------- */
+
+struct ing_ctx;
+
+/* One webhook request, from its headers to its answer. Created in
+ * on_headers, freed in on_complete. Between the suspend and the single
+ * resume exactly one component owns it at a time: the worker queue, a worker,
+ * then publish.c (under its lock). Whoever answers must not touch it after
+ * ing_finish, because the request may be completed and freed at once. */
+struct ing_delivery {
+    struct ing_ctx *ctx;
+    struct dai_http_request *req;
+    enum ing_event event;
+    char guid[ING_GUID_MAX + 1];
+    char hook_id[24];
+    char signature[80];           /* X-Hub-Signature-256 (not logged) */
+    bool has_signature;
+    bool form;                    /* application/x-www-form-urlencoded */
+    long long received_ms;        /* wall clock, for the event's timestamp */
+    long long deadline_us;        /* monotonic: answer 503 after this */
+    struct ing_event_info info;
+    /* webhook.c's upload watch (from the headers until the body is complete) */
+    bool uploading;
+    bool reaped;                  /* closed by the request timeout */
+    struct ing_delivery *uprev, *unext;
+    /* publish.c's, under its lock */
+    struct ing_dedup_entry *entry;
+    bool is_owner;                /* publishing entry (else waiting for it) */
+    bool waiting;                 /* linked in the timeout list */
+    struct ing_delivery *tprev, *tnext;
+    struct ing_delivery *wnext;   /* next waiter on the same entry */
+};
+
+/* Answer d (from any thread): log the delivery line, count it, resume the
+ * request. status/body as for dai_http_resume_with; reason is ING_R_COUNT for
+ * successes. d must not be used afterwards. */
+void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_t len,
+                enum ing_reason reason, const char *outcome,
+                const struct dai_http_header *hdrs, size_t n_hdrs);
+/* Answer d with {"error":{"code","message"}} (the code is the reason's name). */
+void ing_finish_error(struct ing_delivery *d, unsigned status, enum ing_reason reason,
+                      const char *message, const struct dai_http_header *hdrs, size_t n_hdrs);
+
+/* ---- pool.c -------------------------------------------------------------- */
+
+typedef void (*ing_work_fn)(void *ud, struct ing_delivery *d, struct dai_buf *scratch,
+                            struct dai_buf *event);
+
+struct ing_pool;
+
+/* threads workers taking deliveries from a queue of at most capacity; each
+ * worker has two reusable buffers (scratch for form decoding, event for the
+ * normalised event). NULL with err on failure. */
+struct ing_pool *ing_pool_new(int threads, int capacity, size_t max_event, ing_work_fn fn,
+                              void *ud, char *err, size_t errlen);
+/* Queue d. 0, DAI_EQUEUEFULL when full, or -ECANCELED once closing. */
+DAI_MUST_CHECK int ing_pool_submit(struct ing_pool *p, struct ing_delivery *d);
+int ing_pool_depth(struct ing_pool *p);
+/* Refuse new work, let the workers finish what is queued, join them. */
+void ing_pool_close(struct ing_pool *p);
+void ing_pool_free(struct ing_pool *p);
+
+/* ---- publish.c ----------------------------------------------------------- */
+
+struct ing_publisher;
+
+struct ing_publisher_options {
+    const struct ing_config *cfg;
+    struct dai_metrics *metrics;
+    struct ing_stats *stats;
+};
+
+/* Producer (acks=all, idempotent, compressed), de-duplication window and the
+ * timer that answers 503 when the broker is too slow. NULL with err. */
+struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt, char *err,
+                                        size_t errlen);
+/* Publish d's event (value[0..len), copied) under d->info.key, or attach d
+ * to an identical delivery already in flight, or answer it as a duplicate.
+ * Always answers d eventually (202, 200 duplicate, or 503); d belongs to the
+ * publisher from this call on. Thread-safe. */
+void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len);
+rd_kafka_t *ing_publisher_handle(struct ing_publisher *p);
+int ing_publisher_queue_depth(struct ing_publisher *p);
+/* Requests waiting for the broker right now. */
+unsigned ing_publisher_waiting(struct ing_publisher *p);
+/* Shutdown: wait up to timeout_ms for outstanding acknowledgements, then
+ * answer every request still waiting with 503. Later publishes are answered
+ * 503 at once. */
+void ing_publisher_drain(struct ing_publisher *p, int timeout_ms);
+/* Flush (bounded), destroy the producer, free. Returns messages left unsent. */
+int ing_publisher_free(struct ing_publisher *p, int flush_timeout_ms);
+
+/* ---- webhook.c / server.c -------------------------------------------------- */
+
+/* Everything the request handlers need; owned by main. */
+struct ing_ctx {
+    const struct ing_config *cfg;
+    struct ing_verifier verifier;
+    struct ing_normalizer *norm;
+    struct ing_ratelimit *rl;     /* NULL when the rate limit is off */
+    struct ing_pool *pool;
+    struct ing_publisher *pub;
+    struct ing_stats *stats;
+    struct dai_metrics *metrics;
+    struct dai_http_server *http;
+    struct ing_ready *ready;
+    struct ing_uploads *uploads;
+};
+
+/* The request timeout: a request whose body has not fully arrived
+ * timeout_ms after its headers gets a 408 and its connection shut down. */
+struct ing_uploads;
+struct ing_uploads *ing_uploads_new(struct ing_ctx *ctx, int timeout_ms, char *err,
+                                    size_t errlen);
+void ing_uploads_free(struct ing_uploads *u);
+
+/* The webhook's MHD handlers (ud = struct ing_ctx *). */
+extern const struct dai_http_handlers ing_webhook_handlers;
+/* The worker function: verify, decode, normalise, publish (ud = ctx). */
+void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scratch,
+                         struct dai_buf *event);
+
+/* Readiness: a background check that the broker answers metadata and the raw
+ * topic exists, refreshed every second; /ready reads the cached answer. */
+struct ing_ready;
+struct ing_ready *ing_ready_new(rd_kafka_t *rk, const char *topic, char *err, size_t errlen);
+bool ing_ready_check(void *ud, char *why, size_t n); /* dai_http_options.ready */
+void ing_ready_free(struct ing_ready *r);
+
+/* Start the HTTP server for ctx (port, limits, timeouts from cfg). */
+struct dai_http_server *ing_server_start(struct ing_ctx *ctx, char *err, size_t errlen);
+/* Graceful stop: stop accepting, wait (bounded) for in-flight requests,
+ * drain the pool and the publisher, stop the server. */
+void ing_server_drain(struct ing_ctx *ctx, int timeout_ms);
+
+#endif

@@ -1,0 +1,22 @@
+# ingress: the webhook daemon. Everything but main.o goes into libingress.a
+# so the unit tests link the same logic the daemon runs.
+
+INGRESS_SRCS := $(filter-out ingress/main.c,$(wildcard ingress/*.c))
+INGRESS_OBJS := $(INGRESS_SRCS:%.c=$(BUILD)/%.o)
+INGRESS_LIB  := $(BUILD)/libingress.a
+INGRESS_BIN  := $(BINDIR)/dispatchai-ingress
+
+$(INGRESS_LIB): $(INGRESS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(INGRESS_BIN): $(BUILD)/ingress/main.o $(INGRESS_LIB) $(LIBDAI)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(INGRESS_LIB) $(LIBDAI) $(LDLIBS)
+
+.PHONY: ingress
+ingress: $(INGRESS_BIN)
+
+DAEMON_LIBS += $(INGRESS_LIB)
+DAEMON_BINS += $(INGRESS_BIN)
+ALL_OBJS    += $(INGRESS_OBJS) $(BUILD)/ingress/main.o

@@ -1,0 +1,473 @@
+/* Publishing with acknowledgement: the producer (acks=all, idempotent,
+ * compressed), the de-duplication window, the requests waiting for a
+ * delivery report and the timer that answers 503 when the broker is slower
+ * than publish.timeout. One mutex guards the window and the waiting lists;
+ * it is held across the (non-blocking) produce call so a delivery report can
+ * never overtake the bookkeeping of its own request. Semantics in
+ * docs/ingress.md ("Durability and de-duplication"). */
+#include "ingress.h"
+
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
+#include <dispatchai/log.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ing_publisher {
+    const struct ing_config *cfg;
+    struct ing_stats *st;
+    struct dai_producer *prod;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;              /* wakes the timer (CLOCK_MONOTONIC) */
+    struct ing_dedup *dedup;
+    struct ing_delivery *thead, *ttail; /* waiting requests, earliest deadline first */
+    unsigned n_waiting;
+    bool closed;                    /* draining: answer new publishes 503 */
+    bool stop_timer;
+    bool timer_started;
+    pthread_t timer;
+    char retry_after[16];
+};
+
+/*---- the waiting list (callers hold mu) -----------------------------------*/
+
+static void wait_link(struct ing_publisher *p, struct ing_delivery *d)
+{
+    struct ing_delivery *at = p->ttail;
+
+    /* Deadlines arrive almost in order; walk back from the tail. */
+    while (at && at->deadline_us > d->deadline_us)
+        at = at->tprev;
+    d->tprev = at;
+    d->tnext = at ? at->tnext : p->thead;
+    if (d->tnext)
+        d->tnext->tprev = d;
+    else
+        p->ttail = d;
+    if (at)
+        at->tnext = d;
+    else
+        p->thead = d;
+    d->waiting = true;
+    p->n_waiting++;
+    dai_metric_set(p->st->waiting, (double)p->n_waiting);
+}
+
+static void wait_unlink(struct ing_publisher *p, struct ing_delivery *d)
+{
+    if (!d->waiting)
+        return;
+    if (d->tprev)
+        d->tprev->tnext = d->tnext;
+    else
+        p->thead = d->tnext;
+    if (d->tnext)
+        d->tnext->tprev = d->tprev;
+    else
+        p->ttail = d->tprev;
+    d->tprev = d->tnext = NULL;
+    d->waiting = false;
+    p->n_waiting--;
+    dai_metric_set(p->st->waiting, (double)p->n_waiting);
+}
+
+/* Take d away from its entry (it is being answered by someone else). */
+static void detach(struct ing_delivery *d)
+{
+    struct ing_dedup_entry *e = d->entry;
+    struct ing_delivery **pp;
+
+    if (!e)
+        return;
+    if (d->is_owner) {
+        e->owner = NULL;
+    } else {
+        for (pp = (struct ing_delivery **)&e->waiters; *pp && *pp != d; pp = &(*pp)->wnext)
+            ;
+        if (*pp)
+            *pp = d->wnext;
+    }
+    d->entry = NULL;
+    d->wnext = NULL;
+}
+
+/*---- answers -----------------------------------------------------------------*/
+
+/* Append s (valid UTF-8: decoded from validated JSON) to b as a JSON string. */
+static int json_str(struct dai_buf *b, const char *s)
+{
+    int rc = dai_buf_append(b, "\"", 1);
+
+    for (; !rc && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            rc = dai_buf_append(b, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            rc = dai_buf_append(b, esc, 6);
+        } else {
+            rc = dai_buf_append(b, s, 1);
+        }
+    }
+    return rc ? rc : dai_buf_append(b, "\"", 1);
+}
+
+static void answer_stored(struct ing_delivery *d, bool duplicate, int32_t partition,
+                          int64_t offset)
+{
+    char head[192], tail[96];
+    struct dai_buf b = {0};
+    int rc;
+
+    snprintf(head, sizeof(head), "{\"status\":\"%s\",\"delivery_id\":\"%s\",\"key\":",
+             duplicate ? "duplicate" : "accepted", d->guid);
+    snprintf(tail, sizeof(tail), ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}", partition,
+             offset);
+    rc = dai_buf_append(&b, head, strlen(head));
+    if (!rc)
+        rc = d->info.key_len ? json_str(&b, d->info.key) : dai_buf_append(&b, "null", 4);
+    if (!rc)
+        rc = dai_buf_append(&b, tail, strlen(tail));
+    if (rc)
+        ing_finish_error(d, 500, ING_R_INTERNAL, "out of memory", NULL, 0);
+    else
+        ing_finish(d, duplicate ? 200 : 202, b.data, b.len, ING_R_COUNT,
+                   duplicate ? "duplicate" : "accepted", NULL, 0);
+    dai_buf_free(&b);
+}
+
+static void answer_unavailable(struct ing_publisher *p, struct ing_delivery *d,
+                               enum ing_reason r, const char *msg)
+{
+    const struct dai_http_header h[] = {{"Retry-After", p->retry_after}};
+
+    ing_finish_error(d, 503, r, msg, h, 1);
+}
+
+/*---- delivery reports (producer poll thread) -------------------------------*/
+
+static void on_delivery(void *ud, void *opaque, int rc, int32_t partition, int64_t offset,
+                        const char *errstr)
+{
+    struct ing_publisher *p = ud;
+    struct ing_dedup_entry *e = opaque;
+    struct ing_delivery *owner, *waiters, *w, *next;
+    char guid[ING_GUID_MAX + 1];
+    long long sent_us;
+
+    pthread_mutex_lock(&p->mu);
+    owner = e->owner;
+    waiters = e->waiters;
+    sent_us = e->sent_us;
+    memcpy(guid, e->guid, sizeof(guid));
+    if (owner) {
+        wait_unlink(p, owner);
+        owner->entry = NULL;
+    }
+    for (w = waiters; w; w = w->wnext) {
+        wait_unlink(p, w);
+        w->entry = NULL;
+    }
+    e->owner = NULL;
+    e->waiters = NULL;
+    /* Mark the GUID seen only now that the broker has it; a failure forgets
+     * it so GitHub's redelivery is published again. */
+    if (rc == 0)
+        ing_dedup_commit(p->dedup, e, partition, offset, dai_now_ms());
+    else
+        ing_dedup_release(p->dedup, e);
+    dai_metric_set(p->st->dedup_size, (double)ing_dedup_done_count(p->dedup));
+    pthread_mutex_unlock(&p->mu);
+
+    dai_metric_observe(p->st->publish_latency, (double)(dai_mono_us() - sent_us) / 1e6);
+    if (rc == 0 && !owner) {
+        /* Its request was already answered 503: it is on the broker all the
+         * same, and a redelivery of this GUID will be answered duplicate. */
+        dai_metric_add(p->st->late_acks, 1);
+        DAI_WARN("delivery acknowledged after its request timed out delivery_id=%s "
+                 "partition=%" PRId32 " offset=%" PRId64, guid, partition, offset);
+    }
+    if (rc != 0)
+        DAI_WARN("publish failed delivery_id=%s error=\"%s\"", guid,
+                 errstr ? errstr : "unknown");
+    if (owner) {
+        if (rc == 0)
+            answer_stored(owner, false, partition, offset);
+        else
+            answer_unavailable(p, owner, ING_R_BROKER, "the broker did not take the delivery");
+    }
+    for (w = waiters; w; w = next) {
+        next = w->wnext;
+        w->wnext = NULL;
+        if (rc == 0)
+            answer_stored(w, true, partition, offset);
+        else
+            answer_unavailable(p, w, ING_R_BROKER, "the broker did not take the delivery");
+    }
+}
+
+/*---- the timer: 503 for requests past their deadline ----------------------*/
+
+static void *timer_main(void *arg)
+{
+    struct ing_publisher *p = arg;
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop_timer) {
+        long long now = dai_mono_us(), until;
+        struct ing_delivery *expired = NULL, *d;
+        struct timespec ts;
+
+        while (p->thead && p->thead->deadline_us <= now) {
+            d = p->thead;
+            wait_unlink(p, d);
+            detach(d);
+            d->wnext = expired;
+            expired = d;
+        }
+        if (expired) {
+            pthread_mutex_unlock(&p->mu);
+            for (d = expired; d;) {
+                struct ing_delivery *next = d->wnext;
+                d->wnext = NULL;
+                answer_unavailable(p, d, ING_R_TIMEOUT,
+                                   "the broker did not acknowledge the delivery in time");
+                d = next;
+            }
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        /* Sleep until the earliest deadline, at most 100 ms. */
+        until = now + 100000;
+        if (p->thead && p->thead->deadline_us < until)
+            until = p->thead->deadline_us;
+        ts.tv_sec = (time_t)(until / 1000000);
+        ts.tv_nsec = (long)(until % 1000000) * 1000;
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/*---- publishing ------------------------------------------------------------------*/
+
+void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len)
+{
+    struct ing_dedup_entry *e;
+    struct dai_kafka_header h[6];
+    size_t nh = 0;
+    int32_t part;
+    int64_t off;
+    int state, rc;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->closed) {
+        pthread_mutex_unlock(&p->mu);
+        answer_unavailable(p, d, ING_R_SHUTTING_DOWN, "the ingress is shutting down");
+        return;
+    }
+    state = ing_dedup_claim(p->dedup, d->guid, dai_now_ms(), &e);
+    switch (state) {
+    case ING_DEDUP_DONE:
+        part = e->partition;
+        off = e->offset;
+        pthread_mutex_unlock(&p->mu);
+        answer_stored(d, true, part, off);
+        return;
+    case ING_DEDUP_IN_FLIGHT:
+        /* The same GUID is being published right now: share its outcome. */
+        d->entry = e;
+        d->is_owner = false;
+        d->wnext = e->waiters;
+        e->waiters = d;
+        wait_link(p, d);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    case ING_DEDUP_NEW:
+        break;
+    default:
+        pthread_mutex_unlock(&p->mu);
+        ing_finish_error(d, 500, ING_R_INTERNAL, "out of memory", NULL, 0);
+        return;
+    }
+    e->owner = d;
+    e->sent_us = dai_mono_us();
+    d->entry = e;
+    d->is_owner = true;
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_DELIVERY, d->guid, strlen(d->guid)};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_EVENT, ing_event_name(d->event),
+                                        strlen(ing_event_name(d->event))};
+    if (d->hook_id[0])
+        h[nh++] = (struct dai_kafka_header){DAI_HDR_HOOK_ID, d->hook_id, strlen(d->hook_id)};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_CORRELATION, d->guid, strlen(d->guid)};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,
+                                        sizeof(DAI_SCHEMA_VERSION_STR) - 1};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_CONTENT_TYPE, DAI_CONTENT_TYPE_JSON,
+                                        sizeof(DAI_CONTENT_TYPE_JSON) - 1};
+    /* block_ms 0: a full producer queue is answered 503 at once rather than
+     * stalling a worker (and every request queued behind it). */
+    rc = dai_producer_send(p->prod, p->cfg->common.topic_raw, d->info.key, d->info.key_len,
+                           (void *)value, len, false, h, nh, e, 0);
+    if (rc) {
+        e->owner = NULL;
+        d->entry = NULL;
+        ing_dedup_release(p->dedup, e);
+        pthread_mutex_unlock(&p->mu);
+        answer_unavailable(p, d, rc == DAI_EQUEUEFULL ? ING_R_OVERLOADED : ING_R_BROKER,
+                           rc == DAI_EQUEUEFULL ? "the producer queue is full"
+                                                : "the delivery could not be queued");
+        return;
+    }
+    wait_link(p, d);
+    pthread_mutex_unlock(&p->mu);
+    /* d may already be answered and freed by the delivery report. */
+}
+
+/*---- life cycle --------------------------------------------------------------------*/
+
+struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt, char *err,
+                                        size_t errlen)
+{
+    const struct ing_config *cfg = opt->cfg;
+    struct ing_publisher *p = calloc(1, sizeof(*p));
+    struct dai_producer_options po = {0};
+    pthread_condattr_t ca;
+    char timeout[16];
+    /* Durability first: every replica has it, exactly once per producer
+     * session, in order per key. lz4 measured best for our ~2 KB JSON
+     * events (docs/ingress.md); linger 2 ms batches without adding latency
+     * that matters against the 5 s bound. message.timeout.ms bounds how long
+     * an unacknowledged message may still land after its request got 503. */
+    struct dai_kv defaults[] = {
+        {"acks", "all"},
+        {"enable.idempotence", "true"},
+        {"compression.type", cfg->compression},
+        {"linger.ms", "2"},
+        {"socket.nagle.disable", "true"},
+        {"message.timeout.ms", timeout},
+        {"queue.buffering.max.messages", "200000"},
+    };
+
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->st = opt->stats;
+    snprintf(p->retry_after, sizeof(p->retry_after), "%d", cfg->retry_after_s);
+    /* Longer than the HTTP wait: a message the broker takes a little late
+     * still lands (and its redelivery is a duplicate) instead of failing. */
+    snprintf(timeout, sizeof(timeout), "%d", 60000);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    p->dedup = ing_dedup_new((size_t)cfg->dedup_size, cfg->dedup_window_ms);
+    if (!p->dedup) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    po.cfg = &cfg->common;
+    po.client_id = "dispatchai-ingress";
+    po.defaults = (const struct dai_kv *)defaults;
+    po.n_defaults = sizeof(defaults) / sizeof(defaults[0]);
+    po.on_delivery = on_delivery;
+    po.ud = p;
+    po.metrics = opt->metrics;
+    po.poll_thread = true;
+    p->prod = dai_producer_new(&po, err, errlen);
+    if (!p->prod)
+        goto fail;
+    if (pthread_create(&p->timer, NULL, timer_main, p)) {
+        snprintf(err, errlen, "cannot start the publish timer thread");
+        goto fail;
+    }
+    p->timer_started = true;
+    return p;
+fail:
+    if (ing_publisher_free(p, 0))
+        DAI_WARN("messages left unsent while failing to start");
+    return NULL;
+}
+
+rd_kafka_t *ing_publisher_handle(struct ing_publisher *p)
+{
+    return dai_producer_handle(p->prod);
+}
+
+int ing_publisher_queue_depth(struct ing_publisher *p)
+{
+    return dai_producer_outq_len(p->prod);
+}
+
+unsigned ing_publisher_waiting(struct ing_publisher *p)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->n_waiting;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+void ing_publisher_drain(struct ing_publisher *p, int timeout_ms)
+{
+    long long deadline = dai_mono_us() + (long long)timeout_ms * 1000;
+    struct ing_delivery *all = NULL, *d;
+
+    /* Acknowledgements keep arriving on the poll thread meanwhile. */
+    while (ing_publisher_waiting(p) > 0 && dai_mono_us() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    while ((d = p->thead)) {
+        wait_unlink(p, d);
+        detach(d);
+        d->wnext = all;
+        all = d;
+    }
+    pthread_mutex_unlock(&p->mu);
+    for (d = all; d;) {
+        struct ing_delivery *next = d->wnext;
+        d->wnext = NULL;
+        answer_unavailable(p, d, ING_R_SHUTTING_DOWN, "the ingress is shutting down");
+        d = next;
+    }
+}
+
+int ing_publisher_free(struct ing_publisher *p, int flush_timeout_ms)
+{
+    int left = 0;
+
+    if (!p)
+        return 0;
+    /* Reports still arriving during the flush find no request attached
+     * (drained) and only update the window. */
+    if (p->prod)
+        left = dai_producer_free(p->prod, flush_timeout_ms);
+    if (p->timer_started) {
+        pthread_mutex_lock(&p->mu);
+        p->stop_timer = true;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->timer, NULL);
+    }
+    ing_dedup_free(p->dedup);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    return left;
+}

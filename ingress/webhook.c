@@ -1,0 +1,478 @@
+/* POST /webhook/github: the checks that need only headers (method, event,
+ * delivery GUID, media type, size, rate limit) on the MHD thread, then the
+ * suspended request goes to a worker that verifies the signature, decodes,
+ * normalises and hands the event to publish.c. Also owns the one log line
+ * and the counters per delivery (ing_finish) and the request timeout for
+ * bodies that arrive too slowly. */
+#include "ingress.h"
+
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define JSON_TYPE "application/json"
+
+static const char PONG[] = "{\"status\":\"pong\"}";
+static const char IGNORED[] = "{\"status\":\"ignored\"}";
+
+/*---- answers and the delivery log line ----------------------------------*/
+
+static void count(struct ing_stats *st, enum ing_event ev, enum ing_reason reason,
+                  const char *outcome)
+{
+    const char *e = ing_event_name(ev);
+
+    if (reason != ING_R_COUNT)
+        dai_metric_add(st->rejected, 1, e, ing_reason_name(reason));
+    else if (!strcmp(outcome, "accepted"))
+        dai_metric_add(st->accepted, 1, e);
+    else if (!strcmp(outcome, "duplicate"))
+        dai_metric_add(st->duplicates, 1, e);
+    else
+        dai_metric_add(st->ignored, 1, e);
+}
+
+/* The one line per delivery: ids, what it was, what we answered, how long it
+ * took. Never the body, the signature or anything from the payload but the
+ * (sanitised) action and the key. */
+static void log_delivery(const char *guid, enum ing_event ev, const struct ing_event_info *info,
+                         unsigned status, const char *outcome, long long started_us,
+                         const char *why)
+{
+    double ms = (double)(dai_mono_us() - started_us) / 1000.0;
+    enum dai_log_level lvl = status >= 500 ? DAI_LOG_WARN : DAI_LOG_INFO;
+
+    if (!dai_log_enabled(lvl))
+        return;
+    dai_log(lvl, "delivery delivery_id=%s event=%s action=%s key=%s status=%u outcome=%s "
+            "latency_ms=%.2f%s%s%s", guid && *guid ? guid : "-", ing_event_name(ev),
+            info && info->action[0] ? info->action : "-",
+            info && info->key_len ? info->key : "-", status, outcome, ms,
+            why ? " error=\"" : "", why ? why : "", why ? "\"" : "");
+}
+
+void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_t len,
+                enum ing_reason reason, const char *outcome, const struct dai_http_header *hdrs,
+                size_t n_hdrs)
+{
+    struct dai_http_header all[8];
+    size_t n = 0;
+    int rc;
+
+    for (size_t i = 0; i < n_hdrs && n < 7; i++)
+        all[n++] = hdrs[i];
+    /* While stopping, keep-alive clients are told to reconnect elsewhere. */
+    if (dai_lifecycle_stopping())
+        all[n++] = (struct dai_http_header){"Connection", "close"};
+    count(d->ctx->stats, d->event, reason, outcome);
+    log_delivery(d->guid, d->event, &d->info, status, outcome, d->req->started_us,
+                 reason != ING_R_COUNT && status >= 500 ? outcome : NULL);
+    rc = dai_http_resume_with(d->req, status, JSON_TYPE, body, len, all, n);
+    if (rc && rc != -ECANCELED)
+        DAI_ERROR("cannot answer delivery_id=%s: %s", d->guid, dai_strerror(rc));
+    /* d may be freed from here on (on_complete on an MHD thread). */
+}
+
+void ing_finish_error(struct ing_delivery *d, unsigned status, enum ing_reason reason,
+                      const char *message, const struct dai_http_header *hdrs, size_t n_hdrs)
+{
+    char body[512];
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", ing_reason_name(reason), "message",
+                          message);
+    int len = 0;
+
+    if (j) {
+        size_t n = json_dumpb(j, body, sizeof(body), JSON_COMPACT);
+        len = n < sizeof(body) ? (int)n : 0;
+        json_decref(j);
+    }
+    if (len == 0)
+        len = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"\"}}",
+                       ing_reason_name(reason));
+    ing_finish(d, status, body, (size_t)len, reason, ing_reason_name(reason), hdrs, n_hdrs);
+}
+
+/* A refusal decided from the headers alone (no delivery state yet). */
+static enum dai_http_next refuse(struct ing_ctx *ctx, struct dai_http_request *req,
+                                 enum ing_event ev, const char *guid, unsigned status,
+                                 enum ing_reason reason, const char *message,
+                                 const struct dai_http_header *hdrs, size_t n_hdrs)
+{
+    int rc;
+
+    count(ctx->stats, ev, reason, NULL);
+    log_delivery(guid, ev, NULL, status, ing_reason_name(reason), req->started_us, NULL);
+    rc = dai_http_respond_error(req, status, ing_reason_name(reason), message, hdrs, n_hdrs);
+    if (rc)
+        DAI_ERROR("cannot queue a %u response: %s", status, dai_strerror(rc));
+    return DAI_HTTP_RESPONDED;
+}
+
+/*---- the request timeout -----------------------------------------------------*/
+
+struct ing_uploads {
+    struct ing_ctx *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ing_delivery *head, *tail; /* oldest headers first */
+    long long timeout_us;
+    bool stop;
+    pthread_t thread;
+};
+
+static void watch(struct ing_uploads *u, struct ing_delivery *d)
+{
+    pthread_mutex_lock(&u->mu);
+    d->uploading = true;
+    d->unext = NULL;
+    d->uprev = u->tail;
+    if (u->tail)
+        u->tail->unext = d;
+    else
+        u->head = d;
+    u->tail = d;
+    pthread_mutex_unlock(&u->mu);
+}
+
+static void unwatch_locked(struct ing_uploads *u, struct ing_delivery *d)
+{
+    if (!d->uploading)
+        return;
+    if (d->uprev)
+        d->uprev->unext = d->unext;
+    else
+        u->head = d->unext;
+    if (d->unext)
+        d->unext->uprev = d->uprev;
+    else
+        u->tail = d->uprev;
+    d->uprev = d->unext = NULL;
+    d->uploading = false;
+}
+
+static void unwatch(struct ing_uploads *u, struct ing_delivery *d)
+{
+    pthread_mutex_lock(&u->mu);
+    unwatch_locked(u, d);
+    pthread_mutex_unlock(&u->mu);
+}
+
+/* Answer 408 on the raw socket and shut it down: MHD reads end-of-stream,
+ * closes the connection and completes the request (on_complete frees d).
+ * Called with u->mu held, so on_complete (which unwatches under the same
+ * lock, before MHD closes the descriptor) cannot have run yet. */
+static void reap(struct ing_uploads *u, struct ing_delivery *d)
+{
+    static const char msg[] =
+        "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nContent-Length: 80\r\n\r\n"
+        "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body was too slow\"}}";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(d->req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    d->reaped = true;
+    count(u->ctx->stats, d->event, ING_R_REQUEST_TIMEOUT, NULL);
+    log_delivery(d->guid, d->event, NULL, 408, "request_timeout", d->req->started_us, NULL);
+    if (!ci)
+        return;
+    /* Best effort: the client may not be reading; the shutdown is what counts. */
+    if (send(ci->connect_fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        DAI_DEBUG("could not send 408 delivery_id=%s", d->guid);
+    shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+static void *uploads_main(void *arg)
+{
+    struct ing_uploads *u = arg;
+
+    pthread_mutex_lock(&u->mu);
+    while (!u->stop) {
+        long long now = dai_mono_us();
+        struct timespec ts;
+
+        while (u->head && u->head->req->started_us + u->timeout_us <= now) {
+            struct ing_delivery *d = u->head;
+            unwatch_locked(u, d);
+            reap(u, d);
+        }
+        /* Checking five times a second keeps the bound within 200 ms. */
+        now += 200000;
+        ts.tv_sec = (time_t)(now / 1000000);
+        ts.tv_nsec = (long)(now % 1000000) * 1000;
+        pthread_cond_timedwait(&u->cv, &u->mu, &ts);
+    }
+    pthread_mutex_unlock(&u->mu);
+    return NULL;
+}
+
+struct ing_uploads *ing_uploads_new(struct ing_ctx *ctx, int timeout_ms, char *err,
+                                    size_t errlen)
+{
+    struct ing_uploads *u = calloc(1, sizeof(*u));
+    pthread_condattr_t ca;
+
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    u->ctx = ctx;
+    u->timeout_us = (long long)timeout_ms * 1000;
+    pthread_mutex_init(&u->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&u->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&u->thread, NULL, uploads_main, u)) {
+        snprintf(err, errlen, "cannot start the request timeout thread");
+        pthread_cond_destroy(&u->cv);
+        pthread_mutex_destroy(&u->mu);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void ing_uploads_free(struct ing_uploads *u)
+{
+    if (!u)
+        return;
+    pthread_mutex_lock(&u->mu);
+    u->stop = true;
+    pthread_cond_signal(&u->cv);
+    pthread_mutex_unlock(&u->mu);
+    pthread_join(u->thread, NULL);
+    pthread_cond_destroy(&u->cv);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+}
+
+/*---- MHD handlers -------------------------------------------------------------*/
+
+static bool hook_id_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n < 24 && strspn(s, "0123456789") == n;
+}
+
+static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
+{
+    static const struct dai_http_header allow[] = {{"Allow", "POST"}};
+    struct ing_ctx *ctx = ud;
+    const struct ing_config *cfg = ctx->cfg;
+    const char *evh, *guid, *ct, *cl, *sig, *hook;
+    enum ing_event ev;
+    struct ing_delivery *d;
+    bool form;
+
+    if (strcmp(req->url, ING_WEBHOOK_PATH) != 0) {
+        if (dai_http_respond_error(req, 404, "not_found", "no such resource", NULL, 0))
+            DAI_ERROR("cannot queue a 404 response");
+        return DAI_HTTP_RESPONDED;
+    }
+    req->route = "webhook";
+    evh = dai_http_header(req, "X-GitHub-Event");
+    ev = ing_event_parse(evh);
+    guid = dai_http_header(req, "X-GitHub-Delivery");
+    if (!ing_guid_valid(guid))
+        guid = NULL; /* never log or echo what failed validation */
+    dai_metric_add(ctx->stats->received, 1, ing_event_name(ev));
+
+    if (strcmp(req->method, "POST") != 0)
+        return refuse(ctx, req, ev, guid, 405, ING_R_METHOD, "only POST is allowed here",
+                      allow, 1);
+    if (ctx->rl) {
+        struct ing_rl_result r;
+        char addr[64], ra[24], lim[24], rem[24], reset[24];
+
+        dai_http_client_addr(req, addr);
+        ing_ratelimit_take(ctx->rl, addr, dai_mono_us() / 1000, &r);
+        if (!r.allowed) {
+            const struct dai_http_header h[] = {{"Retry-After", ra},
+                                                {"X-RateLimit-Limit", lim},
+                                                {"X-RateLimit-Remaining", rem},
+                                                {"X-RateLimit-Reset", reset}};
+            snprintf(ra, sizeof(ra), "%lld", (r.retry_after_ms + 999) / 1000);
+            snprintf(lim, sizeof(lim), "%lld", r.limit);
+            snprintf(rem, sizeof(rem), "%lld", r.remaining);
+            snprintf(reset, sizeof(reset), "%lld", (dai_now_ms() + r.reset_ms + 999) / 1000);
+            return refuse(ctx, req, ev, guid, 429, ING_R_RATE_LIMITED,
+                          "too many requests from this address", h, 4);
+        }
+    }
+    if (!evh || !*evh)
+        return refuse(ctx, req, ev, guid, 400, ING_R_MISSING_EVENT,
+                      "the X-GitHub-Event header is required", NULL, 0);
+    if (!guid)
+        return refuse(ctx, req, ev, guid, 400, ING_R_BAD_DELIVERY,
+                      "X-GitHub-Delivery must be 1-64 characters of [A-Za-z0-9._-]", NULL, 0);
+    ct = dai_http_header(req, "Content-Type");
+    form = ing_content_type_is(ct, "application/x-www-form-urlencoded");
+    if (!form && !ing_content_type_is(ct, "application/json"))
+        return refuse(ctx, req, ev, guid, 415, ING_R_MEDIA_TYPE,
+                      "Content-Type must be application/json or "
+                      "application/x-www-form-urlencoded", NULL, 0);
+    cl = dai_http_header(req, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(cl, &end, 10);
+        if (!errno && end != cl && v > cfg->max_body) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "request body exceeds %zu bytes", cfg->max_body);
+            return refuse(ctx, req, ev, guid, 413, ING_R_TOO_LARGE, msg, NULL, 0);
+        }
+    }
+
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        if (dai_http_respond_error(req, 500, "internal", "out of memory", NULL, 0))
+            DAI_ERROR("cannot queue a 500 response");
+        return DAI_HTTP_RESPONDED;
+    }
+    d->ctx = ctx;
+    d->req = req;
+    d->event = ev;
+    d->form = form;
+    d->received_ms = dai_now_ms();
+    snprintf(d->guid, sizeof(d->guid), "%s", guid);
+    hook = dai_http_header(req, "X-GitHub-Hook-ID");
+    if (hook_id_ok(hook))
+        snprintf(d->hook_id, sizeof(d->hook_id), "%s", hook);
+    sig = dai_http_header(req, "X-Hub-Signature-256");
+    if (sig) {
+        d->has_signature = true;
+        /* An over-long header cannot be valid; keep something that fails. */
+        if (strlen(sig) < sizeof(d->signature))
+            snprintf(d->signature, sizeof(d->signature), "%s", sig);
+        else
+            snprintf(d->signature, sizeof(d->signature), "invalid");
+    }
+    req->state = d;
+    req->body.max = cfg->max_body;
+    watch(ctx->uploads, d);
+    return DAI_HTTP_READ_BODY;
+}
+
+static void on_request(void *ud, struct dai_http_request *req)
+{
+    static const char busy[] = "the ingress is overloaded";
+    struct ing_ctx *ctx = ud;
+    struct ing_delivery *d = req->state;
+    char ra[16];
+    int rc;
+
+    if (!d) {
+        if (dai_http_respond_error(req, 500, "internal", "no request state", NULL, 0))
+            DAI_ERROR("cannot queue a 500 response");
+        return;
+    }
+    unwatch(ctx->uploads, d);
+    d->deadline_us = dai_mono_us() + (long long)ctx->cfg->publish_timeout_ms * 1000;
+    dai_http_suspend(req);
+    rc = ing_pool_submit(ctx->pool, d);
+    if (rc) {
+        const struct dai_http_header h[] = {{"Retry-After", ra}};
+        snprintf(ra, sizeof(ra), "%d", ctx->cfg->retry_after_s);
+        ing_finish_error(d, 503, rc == -ECANCELED ? ING_R_SHUTTING_DOWN : ING_R_OVERLOADED,
+                         rc == -ECANCELED ? "the ingress is shutting down" : busy, h, 1);
+    }
+}
+
+static void on_complete(void *ud, struct dai_http_request *req)
+{
+    struct ing_ctx *ctx = ud;
+    struct ing_delivery *d = req->state;
+
+    if (!d)
+        return;
+    req->state = NULL;
+    pthread_mutex_lock(&ctx->uploads->mu);
+    if (d->uploading) {
+        /* Never reached on_request: the body was refused mid-way (a chunked
+         * body over the cap, answered 413 by the server) or the client left. */
+        unwatch_locked(ctx->uploads, d);
+        if (req->status == 413) {
+            count(ctx->stats, d->event, ING_R_TOO_LARGE, NULL);
+            log_delivery(d->guid, d->event, NULL, 413, "payload_too_large", req->started_us,
+                         NULL);
+        } else {
+            DAI_DEBUG("delivery abandoned by the client delivery_id=%s", d->guid);
+        }
+    }
+    pthread_mutex_unlock(&ctx->uploads->mu);
+    free(d);
+}
+
+const struct dai_http_handlers ing_webhook_handlers = {
+    .on_headers = on_headers,
+    .on_request = on_request,
+    .on_complete = on_complete,
+};
+
+/*---- the worker: verify, decode, normalise, publish ---------------------------*/
+
+void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scratch,
+                         struct dai_buf *event)
+{
+    struct ing_ctx *ctx = ud;
+    const struct dai_buf *body = &d->req->body;
+    const char *payload = body->data ? body->data : "";
+    size_t len = body->len;
+    long long t0 = dai_mono_us();
+    char err[256];
+    int rc;
+
+    /* Signature first, over the exact bytes received, for every event: a
+     * forged ping or an unknown event gets 401 like anything else. */
+    rc = ing_verify(&ctx->verifier, payload, len, d->has_signature ? d->signature : NULL);
+    if (rc < 0) {
+        ing_finish_error(d, 401, ING_R_SIGNATURE,
+                         ing_verify_reason(d->has_signature ? d->signature : NULL), NULL, 0);
+        return;
+    }
+    if (d->event == ING_EV_PING) {
+        ing_finish(d, 200, PONG, sizeof(PONG) - 1, ING_R_COUNT, "pong", NULL, 0);
+        return;
+    }
+    if (d->event == ING_EV_OTHER || !ctx->cfg->accept[d->event]) {
+        ing_finish(d, 202, IGNORED, sizeof(IGNORED) - 1, ING_R_COUNT, "ignored", NULL, 0);
+        return;
+    }
+    if (d->form) {
+        rc = ing_form_payload(payload, len, scratch, err, sizeof(err));
+        if (rc) {
+            ing_finish_error(d, rc == DAI_EPARSE ? 400 : 500,
+                             rc == DAI_EPARSE ? ING_R_INVALID_BODY : ING_R_INTERNAL, err, NULL, 0);
+            return;
+        }
+        payload = scratch->data ? scratch->data : "";
+        len = scratch->len;
+    }
+    rc = ing_normalize(ctx->norm, d->event, payload, len, d->guid, d->received_ms, event,
+                       &d->info, err, sizeof(err));
+    dai_metric_observe(ctx->stats->process_time, (double)(dai_mono_us() - t0) / 1e6);
+    switch (rc) {
+    case 0:
+        ing_publish(ctx->pub, d, event->data, event->len);
+        return;
+    case DAI_EPARSE:
+        ing_finish_error(d, 400, ING_R_INVALID_BODY, err, NULL, 0);
+        return;
+    case DAI_ESCHEMA:
+        ing_finish_error(d, 400, ING_R_INVALID_PAYLOAD, err, NULL, 0);
+        return;
+    default:
+        ing_finish_error(d, 500, ING_R_INTERNAL, dai_strerror(rc), NULL, 0);
+        return;
+    }
+}

@@ -1,0 +1,153 @@
+"""Classifier delivery guarantees against the real broker: kill -9 in the
+middle of a stream and a restart leave a read_committed reader with each
+input exactly once and per-key order intact; two classifier processes in one
+group share the partitions and hand them over without loss or duplicates;
+SIGTERM finishes in-flight LLM calls, commits and leaves the group.
+"""
+import collections
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_llm"))
+import harness as h  # noqa: E402
+import daitest  # noqa: E402
+
+
+@pytest.fixture
+def llm():
+    f = h.FakeLLM("--latency-ms", "30").start()
+    yield f
+    f.stop()
+
+
+def stream(n_issues, first=1):
+    """Each issue opened then labeled: 2 events per key, in this order."""
+    out = []
+    for i in range(first, first + n_issues):
+        out.append(h.raw_event(i, title=f"Crash number {i} in the exporter"))
+        out.append(h.raw_event(i, action="labeled", title=f"Crash number {i} in the exporter",
+                               labels=["bug"]))
+    return out
+
+
+def assert_exactly_once(got, sent):
+    ids = collections.Counter(m["value"]["delivery_id"] for m in got)
+    dup = {k: c for k, c in ids.items() if c > 1}
+    assert not dup, f"duplicated outputs: {list(dup.items())[:5]}"
+    assert set(ids) == {ev["delivery_id"] for _, ev in sent}, "lost outputs"
+    # per key, outputs keep the input order (opened before labeled)
+    per_key = collections.defaultdict(list)
+    for m in sorted(got, key=lambda m: (m["partition"], m["offset"])):
+        per_key[m["key"]].append(m["value"]["action"])
+    for key, actions in per_key.items():
+        assert actions == ["opened", "labeled"], (key, actions)
+
+
+def settled(d, n_parts=3):
+    """The daemon has written and committed everything it consumed."""
+    m = h.metrics(d)
+    lags = [v for k, v in m.items() if k.startswith("dai_classifier_consumer_lag{")]
+    return len(lags) == n_parts and all(v == 0 for v in lags) and \
+        m.get("dai_classifier_buffered_events", 1) == 0
+
+
+def test_classifier_kill9_mid_stream_exactly_once(broker, topics, llm):
+    sent = stream(200)
+    txn = "cls-kill9-" + topics["KAFKA_TOPIC_RAW_ISSUES"].split(".")[0]
+    env = {"LLM_MAX_CONCURRENCY": "8", "CLASSIFIER_TXN_INTERVAL": "200ms"}
+    d = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn, env=env).start()
+    h.produce_many(broker.bootstrap, topics["KAFKA_TOPIC_RAW_ISSUES"], sent)
+    # kill it while it is writing: some transactions committed, one open
+    daitest.wait_for(lambda: len(h.enriched(broker.bootstrap, topics,
+                                            read_committed=False)) >= 80,
+                     timeout=60, interval=0.1, what="the first outputs")
+    d.kill9()
+    at_kill = len(h.enriched(broker.bootstrap, topics))
+    assert at_kill < len(sent), "the stream finished before the kill; nothing was tested"
+
+    d2 = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn, env=env,
+                      port=d.port).start()
+    try:
+        got = h.enriched(broker.bootstrap, topics, expect=len(sent), timeout=120)
+        daitest.wait_for(lambda: settled(d2), timeout=60, what="the restarted daemon to settle")
+        got = h.enriched(broker.bootstrap, topics)
+        assert len(got) == len(sent)
+        assert_exactly_once(got, sent)
+        for m in got:
+            h.check_enriched(m)
+        # each issue went to the LLM at most twice (once more if its first
+        # answer died with the open transaction), never once per event
+        titles = llm.stats()["titles"]
+        assert len(titles) == 200 and max(titles.values()) <= 2
+        uncommitted = len(h.enriched(broker.bootstrap, topics, read_committed=False))
+        print(f"kill -9 after {at_kill} committed; read_uncommitted sees {uncommitted}")
+    finally:
+        assert d2.stop() == 0
+
+
+def test_classifier_two_processes_share_the_load(broker, topics, llm):
+    raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    group = "cls-shared-" + raw.split(".")[0]
+    a = h.classifier(broker.bootstrap, topics, llm=llm, env={"CLASSIFIER_GROUP_ID": group})
+    b = h.classifier(broker.bootstrap, topics, llm=llm, env={"CLASSIFIER_GROUP_ID": group})
+    a.start()
+    b.start()
+    try:
+        def split():
+            pa = {k for k in h.metrics(a) if k.startswith("dai_classifier_consumer_lag{")}
+            pb = {k for k in h.metrics(b) if k.startswith("dai_classifier_consumer_lag{")}
+            return pa and pb and not (pa & pb) and len(pa | pb) == 3
+        daitest.wait_for(split, timeout=60, interval=0.3, what="both processes assigned")
+
+        sent = stream(150)
+        h.produce_many(broker.bootstrap, raw, sent)
+        got = h.enriched(broker.bootstrap, topics, expect=len(sent), timeout=90)
+        assert_exactly_once(got, sent)
+        ca = h.metric(a, "dai_classifier_consumed_total")
+        cb = h.metric(b, "dai_classifier_consumed_total")
+        assert ca > 0 and cb > 0 and ca + cb == len(sent), (ca, cb)
+
+        # one leaves: the other takes every partition over, nothing lost or doubled
+        assert a.stop() == 0
+        more = stream(50, first=1000)
+        h.produce_many(broker.bootstrap, raw, more)
+        got = h.enriched(broker.bootstrap, topics, expect=len(sent) + len(more), timeout=90)
+        daitest.wait_for(lambda: settled(b), timeout=60, what="the survivor to settle")
+        got = h.enriched(broker.bootstrap, topics)
+        assert_exactly_once(got, sent + more)
+        assert h.metric(b, "dai_classifier_consumed_total") == cb + len(more)
+    finally:
+        a.stop()
+        assert b.stop() == 0
+
+
+def test_classifier_sigterm_finishes_in_flight_calls(broker, topics):
+    slow = h.FakeLLM("--latency-ms", "1500").start()
+    txn = "cls-term-" + topics["KAFKA_TOPIC_RAW_ISSUES"].split(".")[0]
+    d = h.classifier(broker.bootstrap, topics, llm=slow, txn_id=txn).start()
+    try:
+        sent = [h.raw_event(i) for i in range(1, 6)]
+        h.produce_many(broker.bootstrap, topics["KAFKA_TOPIC_RAW_ISSUES"], sent)
+        daitest.wait_for(lambda: h.metric(d, "dai_classifier_llm_in_flight") == 5,
+                         timeout=30, what="five calls in flight")
+        t0 = time.monotonic()
+        assert d.stop(sig=signal.SIGTERM) == 0
+        assert time.monotonic() - t0 < 10
+        got = h.enriched(broker.bootstrap, topics)
+        assert len(got) == 5, "in-flight calls are finished and committed before exit"
+        assert {m["value"]["classification"]["source"] for m in got} == {"llm"}
+        assert "stopping: drained, 0 events left" in d.logs()
+
+        # a restart finds nothing left to do and writes nothing twice
+        d2 = h.classifier(broker.bootstrap, topics, llm=slow, txn_id=txn).start()
+        daitest.wait_for(lambda: settled(d2), timeout=60, what="restart settled")
+        assert len(h.enriched(broker.bootstrap, topics)) == 5
+        assert slow.stats()["chat_requests"] == 5
+        assert d2.stop() == 0
+    finally:
+        d.stop()
+        slow.stop()

@@ -1,0 +1,142 @@
+"""Durability tests for dispatchai-ingress against a real broker: nothing is ever
+acknowledged (202 or 200 duplicate) that is not on the broker, exactly once.
+
+- broker stopped: deliveries are answered 503 with Retry-After within the publish
+  bound; once the broker is back, new deliveries are accepted and GitHub's
+  redeliveries of the refused GUIDs are accepted or, if the first attempt landed
+  late, answered duplicate — and every GUID is on the topic exactly once.
+- SIGTERM during load: every delivery answered 202 is on the topic exactly once.
+"""
+import collections
+import concurrent.futures
+import json
+import signal
+import threading
+import time
+import uuid
+
+from daitest import Daemon, consume, free_port, load_fixture, request, webhook_headers, wait_for
+
+SECRET = "durability-secret"
+PATH = "/webhook/github"
+
+
+def start_ingress(bootstrap, topics, **env):
+    port = free_port()
+    e = {"GITHUB_WEBHOOK_SECRET": SECRET, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+         "INGRESS_PORT": port, "HTTP_BIND": "127.0.0.1"}
+    e.update(topics)
+    e.update({k: str(v) for k, v in env.items()})
+    return Daemon("ingress", port, env=e).start()
+
+
+def post(d, body, guid, timeout=20):
+    h = webhook_headers("issues", body, SECRET, delivery=guid)
+    st, hdrs, data = request("POST", d.url + PATH, body, h, timeout=timeout)
+    return st, hdrs, (json.loads(data) if data else None)
+
+
+def guids_on_topic(bootstrap, topic, expect=None):
+    msgs = consume(bootstrap, topic, expect=expect, timeout=60)
+    return collections.Counter(m["headers"]["x-github-delivery"] for m in msgs)
+
+
+def test_broker_outage_answers_503_and_loses_nothing_acknowledged(private_broker, topics):
+    b = private_broker
+    topic = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    d = start_ingress(b.bootstrap, topics, INGRESS_PUBLISH_TIMEOUT="1500ms",
+                      INGRESS_RETRY_AFTER="7")
+    body = load_fixture("issues.opened.json")
+    acked = set()
+    try:
+        g = str(uuid.uuid4())
+        st, _, resp = post(d, body, g)
+        assert st == 202, resp
+        acked.add(g)
+
+        b.stop()
+        refused = []
+        for _ in range(5):
+            g = str(uuid.uuid4())
+            t0 = time.monotonic()
+            st, h, resp = post(d, body, g)
+            took = time.monotonic() - t0
+            assert st == 503, resp
+            assert h["retry-after"] == "7"
+            assert resp["error"]["code"] in ("publish_timeout", "broker_error")
+            assert took < 3.0, took  # the bound, well under GitHub's 10 s
+            refused.append(g)
+        # A redelivery while the first attempt is still pending is not published twice.
+        st, _, resp = post(d, body, refused[0])
+        assert st == 503
+
+        b.start()
+        d.wait_ready(timeout=60)
+        # New deliveries are accepted again.
+        def accepted_again():
+            g2 = str(uuid.uuid4())
+            st2, _, _ = post(d, body, g2)
+            if st2 == 202:
+                acked.add(g2)
+            return st2 == 202
+        wait_for(accepted_again, timeout=60, interval=0.5, what="202 after broker restart")
+        # GitHub redelivers the refused ones: each is accepted now, or (if the first
+        # attempt reached the broker late) answered duplicate — never published twice.
+        for g in refused:
+            def settled():
+                st3, _, r3 = post(d, body, g)
+                return (st3, r3["status"]) if st3 in (200, 202) else None
+            st3, status = wait_for(settled, timeout=60, interval=0.5, what=f"redelivery {g}")
+            assert (st3, status) in ((202, "accepted"), (200, "duplicate"))
+            acked.add(g)
+        on_topic = guids_on_topic(b.bootstrap, topic, expect=len(acked))
+        for g in acked:
+            assert on_topic[g] == 1, (g, on_topic[g])
+        assert max(on_topic.values()) == 1, on_topic.most_common(3)
+        st, _, text = request("GET", d.url + "/metrics")
+        assert b'dai_ingress_rejected_total{event="issues",reason="publish_timeout"}' in text \
+            or b'reason="broker_error"' in text
+    finally:
+        assert d.stop() == 0, d.logs()[-3000:]
+
+
+def test_sigterm_during_load_loses_no_acknowledged_delivery(broker, topics):
+    topic = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    d = start_ingress(broker.bootstrap, topics, SHUTDOWN_TIMEOUT="8s")
+    body = load_fixture("issues.edited.json")
+    results = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set():
+            g = str(uuid.uuid4())
+            try:
+                st, _, _ = post(d, body, g, timeout=15)
+            except OSError:
+                st = None  # refused or reset once the daemon stops listening
+            with lock:
+                results.append((g, st))
+            if st is None:
+                return
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        futs = [ex.submit(client) for _ in range(8)]
+        wait_for(lambda: sum(1 for _, s in results if s == 202) >= 200, timeout=60,
+                 what="load to build up")
+        d.signal(signal.SIGTERM)
+        code = d.proc.wait(timeout=30)
+        stop.set()
+        for f in futs:
+            f.result(timeout=30)
+    d.stop()
+    assert code == 0, d.logs()[-3000:]
+    acked = {g for g, s in results if s == 202}
+    assert len(acked) >= 200
+    assert all(s in (202, 503, None) for _, s in results), collections.Counter(
+        s for _, s in results)
+    on_topic = guids_on_topic(broker.bootstrap, topic, expect=len(acked))
+    missing = [g for g in acked if on_topic[g] != 1]
+    assert not missing, f"{len(missing)} acknowledged deliveries not on the topic exactly once"
+    assert max(on_topic.values()) == 1
+    assert "stopped" in d.logs()

@@ -1,0 +1,150 @@
+/* Unit tests for gateway/text.c: UTF-8 validation as RFC 6455 needs it
+ * (overlongs, surrogates, truncation, > U+10FFFF), UTF-8-safe cuts, RFC 3339
+ * parsing, base64url, strict integers and the stable key hash. */
+#include "../../gateway/gateway.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define V(s) gw_utf8_valid(s, sizeof(s) - 1)
+
+static void test_gw_text_utf8_accepts_valid(void **state)
+{
+    (void)state;
+    assert_true(V(""));
+    assert_true(V("plain ascii"));
+    assert_true(V("h\xc3\xa9llo"));                 /* é */
+    assert_true(V("\xe2\x82\xac"));                 /* € */
+    assert_true(V("\xf0\x9f\x98\x80"));             /* emoji */
+    assert_true(V("\xed\x9f\xbf"));                 /* U+D7FF, just below surrogates */
+    assert_true(V("\xf4\x8f\xbf\xbf"));             /* U+10FFFF */
+    assert_true(gw_utf8_valid("a\0b", 3));          /* NUL is a valid code point */
+}
+
+static void test_gw_text_utf8_rejects_invalid(void **state)
+{
+    (void)state;
+    assert_false(V("\x80"));                        /* lone continuation */
+    assert_false(V("\xc0\xaf"));                    /* overlong '/' */
+    assert_false(V("\xc1\xbf"));                    /* overlong */
+    assert_false(V("\xe0\x80\xaf"));                /* overlong 3-byte */
+    assert_false(V("\xf0\x80\x80\xaf"));            /* overlong 4-byte */
+    assert_false(V("\xed\xa0\x80"));                /* U+D800 surrogate */
+    assert_false(V("\xf4\x90\x80\x80"));            /* U+110000 */
+    assert_false(V("\xf5\x80\x80\x80"));
+    assert_false(V("\xff"));
+    assert_false(V("\xe2\x82"));                    /* truncated */
+    assert_false(V("ok\xc3"));                      /* truncated at the end */
+    assert_false(V("\xe2\x28\xa1"));                /* bad continuation */
+}
+
+static void test_gw_text_utf8_cut_keeps_characters(void **state)
+{
+    const char *s = "ab\xe2\x82\xac"; /* "ab€", 5 bytes */
+
+    (void)state;
+    assert_int_equal(gw_utf8_cut(s, 5, 10), 5);
+    assert_int_equal(gw_utf8_cut(s, 5, 5), 5);
+    assert_int_equal(gw_utf8_cut(s, 5, 4), 2); /* never half a € */
+    assert_int_equal(gw_utf8_cut(s, 5, 3), 2);
+    assert_int_equal(gw_utf8_cut(s, 5, 2), 2);
+    assert_int_equal(gw_utf8_cut(s, 5, 0), 0);
+}
+
+static void test_gw_text_parse_time(void **state)
+{
+    int64_t ms;
+
+    (void)state;
+    assert_int_equal(gw_parse_time_ms("1970-01-01T00:00:00Z", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05Z", &ms), 0);
+    assert_int_equal(ms, 1701424805000LL);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05.123Z", &ms), 0);
+    assert_int_equal(ms, 1701424805123LL);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05.1Z", &ms), 0);
+    assert_int_equal(ms, 1701424805100LL);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05.123456Z", &ms), 0);
+    assert_int_equal(ms, 1701424805123LL);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T12:00:05+02:00", &ms), 0);
+    assert_int_equal(ms, 1701424805000LL);
+    assert_int_equal(gw_parse_time_ms("2024-02-29T00:00:00Z", &ms), 0); /* leap day */
+    assert_int_equal(gw_parse_time_ms("2023-13-01T10:00:05Z", &ms), DAI_EPARSE);
+    assert_int_equal(gw_parse_time_ms("2023-12-01 10:00:05", &ms), DAI_EPARSE);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05Zjunk", &ms), DAI_EPARSE);
+    assert_int_equal(gw_parse_time_ms("2023-12-01T10:00:05.Z", &ms), DAI_EPARSE);
+    assert_int_equal(gw_parse_time_ms("yesterday", &ms), DAI_EPARSE);
+    assert_int_equal(gw_parse_time_ms(NULL, &ms), DAI_EPARSE);
+}
+
+static void test_gw_text_b64url_round_trip(void **state)
+{
+    unsigned char in[64], out[64];
+    char enc[100];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (unsigned char)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        size_t el = gw_b64url_encode(in, n, enc);
+
+        assert_int_equal(strlen(enc), el);
+        assert_null(strchr(enc, '='));
+        assert_null(strchr(enc, '+'));
+        assert_int_equal(gw_b64url_decode(enc, el, out, sizeof(out)), (int)n);
+        assert_memory_equal(in, out, n);
+    }
+    assert_int_equal(gw_b64url_decode("a", 1, out, sizeof(out)), DAI_EPARSE);
+    assert_int_equal(gw_b64url_decode("ab+c", 4, out, sizeof(out)), DAI_EPARSE);
+    assert_int_equal(gw_b64url_decode("ab=c", 4, out, sizeof(out)), DAI_EPARSE);
+    assert_int_equal(gw_b64url_decode("AB", 2, out, sizeof(out)), DAI_EPARSE); /* stray bits */
+    assert_int_equal(gw_b64url_decode("AAAA", 4, out, 2), DAI_EPARSE);        /* over cap */
+}
+
+static void test_gw_text_parse_u64_is_strict(void **state)
+{
+    uint64_t v;
+
+    (void)state;
+    assert_int_equal(gw_parse_u64("0", 1, &v), 0);
+    assert_true(v == 0);
+    assert_int_equal(gw_parse_u64("1234567890123", 13, &v), 0);
+    assert_true(v == 1234567890123ULL);
+    assert_int_equal(gw_parse_u64("", 0, &v), DAI_EPARSE);
+    assert_int_equal(gw_parse_u64("-1", 2, &v), DAI_EPARSE);
+    assert_int_equal(gw_parse_u64("+1", 2, &v), DAI_EPARSE);
+    assert_int_equal(gw_parse_u64(" 1", 2, &v), DAI_EPARSE);
+    assert_int_equal(gw_parse_u64("1x", 2, &v), DAI_EPARSE);
+    assert_int_equal(gw_parse_u64("99999999999999999999", 20, &v), DAI_EPARSE);
+}
+
+static void test_gw_text_hash_is_stable(void **state)
+{
+    char lc[8];
+
+    (void)state;
+    /* FNV-1a 64 reference values: cursors depend on them across versions. */
+    assert_true(gw_hash64("", 0) == 0xcbf29ce484222325ULL);
+    assert_true(gw_hash64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    gw_lower("AbC-9", 5, lc);
+    assert_memory_equal(lc, "abc-9", 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gw_text_utf8_accepts_valid),
+        cmocka_unit_test(test_gw_text_utf8_rejects_invalid),
+        cmocka_unit_test(test_gw_text_utf8_cut_keeps_characters),
+        cmocka_unit_test(test_gw_text_parse_time),
+        cmocka_unit_test(test_gw_text_b64url_round_trip),
+        cmocka_unit_test(test_gw_text_parse_u64_is_strict),
+        cmocka_unit_test(test_gw_text_hash_is_stable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
