@@ -78,7 +78,7 @@ test-unit: $(UNIT_BINS)
 # Integration and end-to-end tests drive the real daemons (from $(BINDIR)) and
 # a real Kafka broker started by the tests themselves.
 test-integration: $(DAEMON_BINS) $(TOOL_BINS)
-	DAI_BIN_DIR=$(abspath $(BINDIR)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/e2e $(PYTEST_ARGS)
+	DAI_BIN_DIR=$(abspath $(BINDIR)) DAI_TOOL_DIR=$(abspath $(BUILD))/tests $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/e2e $(PYTEST_ARGS)
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 sanitize: deps

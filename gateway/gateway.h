@@ -36,6 +36,10 @@ uint64_t gw_hash64(const void *p, size_t n);
  * DAI_EPARSE (bad character, impossible length, or more than cap bytes). */
 size_t gw_b64url_encode(const void *in, size_t n, char *out);
 DAI_MUST_CHECK int gw_b64url_decode(const char *in, size_t n, void *out, size_t cap);
+/* A 128-bit Bloom signature of the byte bigrams of s: if needle occurs in
+ * hay, every bit of sig(needle) is set in sig(hay). Needles under 2 bytes
+ * give an empty signature (no filtering). */
+void gw_bigram_sig(const char *s, size_t n, uint64_t sig[2]);
 /* Strict unsigned decimal (no sign, no spaces, no leading '+'); 0 or DAI_EPARSE. */
 DAI_MUST_CHECK int gw_parse_u64(const char *s, size_t n, uint64_t *out);
 
@@ -70,6 +74,8 @@ struct gw_ent {
     int64_t updated_ms;
     uint64_t khash;
     const char *title_lc; /* borrowed from the store's issue */
+    uint64_t tsig[2];     /* gw_bigram_sig of title_lc: most q scans stop here */
+    uint32_t title_len;
     uint32_t id;          /* store slot */
     uint32_t repo;        /* repo id */
     uint32_t team;        /* suggested assignee id, 0 = none */
@@ -101,6 +107,8 @@ struct gw_order_pos gw_order_seek(const struct gw_order *o, bool after, int64_t 
 /* Entry at pos or NULL at the end; gw_order_next advances. */
 const struct gw_ent *gw_order_at(const struct gw_order *o, struct gw_order_pos p);
 struct gw_order_pos gw_order_next(const struct gw_order *o, struct gw_order_pos p);
+/* The entry k places after pos within pos's block, or NULL (for prefetching). */
+const struct gw_ent *gw_order_peek(const struct gw_order *o, struct gw_order_pos p, size_t k);
 /* The oldest entry, or NULL when empty. */
 const struct gw_ent *gw_order_last(const struct gw_order *o);
 
@@ -167,6 +175,7 @@ struct gw_query {
     struct gw_match m;
     char q[GW_MAX_Q + 1]; /* lower-case title substring */
     size_t qlen;
+    uint64_t qsig[2];
     bool has_since;
     int64_t since_ms;
     unsigned limit;

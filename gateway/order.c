@@ -200,6 +200,13 @@ struct gw_order_pos gw_order_next(const struct gw_order *o, struct gw_order_pos 
     return normalise(o, p);
 }
 
+const struct gw_ent *gw_order_peek(const struct gw_order *o, struct gw_order_pos p, size_t k)
+{
+    if (p.b >= o->nblk || p.i + k >= o->blk[p.b]->n)
+        return NULL;
+    return &o->blk[p.b]->e[p.i + k];
+}
+
 const struct gw_ent *gw_order_last(const struct gw_order *o)
 {
     if (!o->nblk)

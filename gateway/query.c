@@ -58,6 +58,7 @@ int gw_query_arg(struct gw_query *q, const char *name, const char *value, char *
         gw_lower(value, vlen, q->q);
         q->q[vlen] = '\0';
         q->qlen = vlen;
+        gw_bigram_sig(q->q, vlen, q->qsig);
         return 0;
     }
     if (strcmp(name, "since") == 0) {

@@ -260,10 +260,12 @@ static void free_slot(struct gw_store *s, uint32_t id)
 
 static struct gw_ent ent_of(const struct gw_issue_rec *is, uint32_t id)
 {
+    size_t tl = strlen(is->title_lc);
     struct gw_ent e = {
         .updated_ms = is->updated_ms,
         .khash = is->khash,
         .title_lc = is->title_lc,
+        .title_len = (uint32_t)tl,
         .id = id,
         .repo = is->repo,
         .team = is->team,
@@ -272,6 +274,8 @@ static struct gw_ent ent_of(const struct gw_issue_rec *is, uint32_t id)
         .state = is->state,
         .type = is->type,
     };
+
+    gw_bigram_sig(is->title_lc, tl, e.tsig);
     return e;
 }
 

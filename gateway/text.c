@@ -230,6 +230,18 @@ int gw_b64url_decode(const char *in, size_t n, void *out, size_t cap)
     return (int)o;
 }
 
+void gw_bigram_sig(const char *s, size_t n, uint64_t sig[2])
+{
+    sig[0] = sig[1] = 0;
+    for (size_t i = 1; i < n; i++) {
+        /* A multiplicative hash of the pair; its top 7 bits pick the bit. */
+        uint32_t h = ((uint32_t)(unsigned char)s[i - 1] << 8 | (unsigned char)s[i]) * 2654435761u;
+        unsigned bit = h >> 25;
+
+        sig[bit >> 6] |= 1ULL << (bit & 63);
+    }
+}
+
 int gw_parse_u64(const char *s, size_t n, uint64_t *out)
 {
     uint64_t v = 0;

@@ -13,16 +13,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
 import daitest  # noqa: E402
 
 
+def _started_broker():
+    b = daitest.Broker()
+    try:
+        return b.start()
+    except Exception:
+        b.cleanup()
+        raise
+
+
 @pytest.fixture(scope="session")
 def broker():
-    b = daitest.Broker().start()
+    b = _started_broker()
     yield b
     b.cleanup()
 
 
 @pytest.fixture
 def private_broker():
-    b = daitest.Broker().start()
+    b = _started_broker()
     yield b
     b.cleanup()
 

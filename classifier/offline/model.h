@@ -4,7 +4,7 @@
 #ifndef DISPATCHAI_CLS_MODEL_H
 #define DISPATCHAI_CLS_MODEL_H
 
-#include "features.h"
+#include "featurize.h"
 
 #define CLS_N_CLASSES 3 /* bug, feature, question: the trained classes */
 enum cls_class { CLS_BUG = 0, CLS_FEATURE, CLS_QUESTION };

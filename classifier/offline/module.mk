@@ -2,7 +2,7 @@
 # by the classifier daemon and the unit tests), its training tool, and the
 # train-model / eval-model targets. DATA=... overrides the training CSV.
 
-CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/features.c \
+CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/featurize.c \
                     classifier/offline/learn.c classifier/offline/model.c \
                     classifier/offline/offline.c
 CLS_OFFLINE_OBJS := $(CLS_OFFLINE_SRCS:%.c=$(BUILD)/%.o)

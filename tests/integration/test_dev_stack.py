@@ -10,6 +10,7 @@ rather than many small ones."""
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -190,6 +191,16 @@ def test_make_dev_native_stack_end_to_end(dev_env):
         assert f"pid {pids[d]}" in r.stdout
     assert r.stdout.count(", ready") == 3
     assert f"pid {pids['broker']}" in r.stdout
+
+    # ---- docs/operations.md names only metrics the running daemons really export
+    exported = set()
+    for d in ("ingress", "classifier", "gateway"):
+        st, _, body = daitest.request("GET", f"http://127.0.0.1:{env[f'DEV_{d.upper()}_PORT']}/metrics")
+        assert st == 200
+        exported |= {l.split()[2] for l in body.decode().splitlines() if l.startswith("# TYPE ")}
+    documented = set(re.findall(r"`((?:dai|gateway)_[a-z_]*[a-z])[`{]",
+                                (REPO / "docs" / "operations.md").read_text()))
+    assert documented and not documented - exported, f"not exported: {documented - exported}"
 
     # ---- `make dev` again while it runs: nothing restarted
     r, _ = make("dev", env)

@@ -26,10 +26,23 @@ RUN_DIR = REPO / ".run" / "test"
 
 
 def free_port():
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that is free on 127.0.0.1 right now, below the ephemeral range
+    (32768+) so outgoing connections of load tests cannot be holding it."""
+    import random
+    for _ in range(500):
+        p = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        with socket.socket() as s2:  # the port above too: kafka-local's controller wants it
+            try:
+                s2.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise RuntimeError("no free port found")
 
 
 def wait_for(cond, timeout=30.0, interval=0.05, what="condition"):
@@ -66,6 +79,7 @@ class Broker:
     def start(self):
         r = self._run("start", "--port", str(self.port))
         if r.returncode != 0:
+            self._run("stop", timeout=60)
             raise RuntimeError(f"kafka-local start failed:\n{r.stdout}\n{r.stderr}")
         last = r.stdout.strip().splitlines()[-1]
         assert last == self.bootstrap, f"unexpected bootstrap line {last!r}"

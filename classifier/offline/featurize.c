@@ -3,7 +3,7 @@
  * n-grams, lexicon signals and structural signals (template answers, traces,
  * code fences, checkboxes), then TF-IDF weighting. Knows nothing about weights
  * or categories (model.c, offline.c). */
-#include "features.h"
+#include "featurize.h"
 
 #include <math.h>
 #include <string.h>
@@ -299,26 +299,26 @@ static bool next_token(const unsigned char **pp, const unsigned char *end, unsig
 
 static void add(struct cls_feat_buf *b, unsigned blk, uint32_t row)
 {
-    uint32_t key = ((uint32_t)blk << 24 | row) + 1;
+    uint32_t key = (uint32_t)blk << 24 | row;
     uint32_t mask = 2 * CLS_FEAT_MAX - 1;
-    uint32_t s = (uint32_t)(((uint64_t)key * K_MUL) >> 40) & mask;
+    uint32_t s = (uint32_t)(((uint64_t)(key + 1) * K_MUL) >> 40) & mask;
 
     while (b->table[s]) {
-        if (b->table[s] == key) {
-            b->v[b->where[s]].val += 1.0f;
+        struct cls_feat *f = &b->v[b->table[s] - 1];
+        if (f->idx == row && f->blk == blk) {
+            f->val += 1.0f;
             return;
         }
         s = (s + 1) & mask;
     }
     if (b->n >= CLS_FEAT_MAX)
         return; /* cap: documents this long are well past the point of signal */
-    b->table[s] = key;
-    b->where[s] = (uint16_t)b->n;
     b->v[b->n].idx = row;
     b->v[b->n].blk = (uint16_t)blk;
     b->v[b->n].slot = (uint16_t)s;
     b->v[b->n].val = 1.0f;
     b->n++;
+    b->table[s] = (uint16_t)b->n;
 }
 
 static void add_meta(struct cls_feat_buf *b, const struct cls_feat_cfg *cfg, uint64_t h)

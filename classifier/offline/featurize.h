@@ -101,8 +101,7 @@ struct cls_feat {
 struct cls_feat_buf {
     struct cls_feat v[CLS_FEAT_MAX];
     size_t n;
-    uint32_t table[2 * CLS_FEAT_MAX]; /* (key + 1) of each used slot, 0 = free */
-    uint16_t where[2 * CLS_FEAT_MAX]; /* index into v */
+    uint16_t table[2 * CLS_FEAT_MAX]; /* 1 + index into v of each used slot, 0 = free */
     struct cls_signals sig;
 };
 
