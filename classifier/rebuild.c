@@ -139,13 +139,19 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err, size_
     int64_t *lo = NULL, *hi = NULL;
     int n = 0, rc;
 
-    rc = dai_kafka_watermarks(dai_consumer_handle(r->c), r->cfg->common.topic_enriched,
-                              timeout_ms, &lo, &hi, &n, err, errlen);
-    if (rc == DAI_ENOTFOUND) {
-        return 0; /* nothing was ever written */
+    /* A topic created a moment ago may not have its leaders yet: retry
+     * transient errors until the deadline. */
+    for (;;) {
+        rc = dai_kafka_watermarks(dai_consumer_handle(r->c), r->cfg->common.topic_enriched,
+                                  timeout_ms, &lo, &hi, &n, err, errlen);
+        if (rc == DAI_ENOTFOUND)
+            return 0; /* nothing was ever written */
+        if (!rc)
+            break;
+        if (dai_mono_us() + 200000 >= deadline)
+            return rc;
+        dai_lifecycle_wait(200);
     }
-    if (rc)
-        return rc;
     rc = assign_all(r, n, err, errlen);
     while (!rc) {
         bool behind = false;

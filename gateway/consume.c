@@ -7,6 +7,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +48,9 @@ struct gw_follower *gw_follower_new(const struct gw_config *cfg, struct gw_store
         {"enable.partition.eof", "true"},
         /* Live updates should not wait for a fuller fetch. */
         {"fetch.wait.max.ms", "100"},
+        /* The replay is CPU-bound (JSON parsing), so a deep prefetch buys
+         * nothing and would sit in RSS (librdkafka's default is 64 MiB). */
+        {"queued.max.messages.kbytes", "16384"},
     };
     struct dai_consumer_options o = {
         .cfg = &cfg->common,
@@ -193,6 +197,9 @@ static void maybe_live(struct gw_follower *f)
     gw_store_get_stats(f->store, &st);
     dai_metric_set(f->m->catchup_seconds, secs);
     dai_metric_set(f->m->caught_up, 1);
+    /* The replay freed a parse tree per event and librdkafka's fetch
+     * buffers: hand the free pages back instead of keeping them in RSS. */
+    malloc_trim(0);
     atomic_store(&f->phase, PH_LIVE);
     DAI_INFO("caught up issues=%zu events=%llu skipped=%llu seconds=%.3f", st.issues, st.applied,
              f->skipped, secs);

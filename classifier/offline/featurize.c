@@ -48,9 +48,10 @@ static uint64_t hash_pair(uint64_t a, uint64_t b)
     return mix64(a * K_MUL + b);
 }
 
+/* Multiply-shift: the top bits of the product depend on every input bit. */
 static uint32_t row_of(uint64_t h, uint64_t ns, unsigned bits)
 {
-    return (uint32_t)(mix64(h ^ ns) >> (64 - bits));
+    return (uint32_t)(((h ^ ns) * K_MUL) >> (64 - bits));
 }
 
 uint32_t cls_feat_da_row(uint32_t idx, unsigned k, unsigned bits)
@@ -189,7 +190,7 @@ void cls_lexicon_init(struct cls_lexicon *lex)
         if (sp)
             k = hash_pair(cls_hash_token(p, (size_t)(sp - p)), cls_hash_token(sp + 1, strlen(sp + 1)));
         else
-            k = mix64(cls_hash_token(p, strlen(p)));
+            k = cls_hash_token(p, strlen(p));
         k = lex_key(k);
         s = (size_t)(k & (CLS_LEX_SLOTS - 1));
         while (lex->key[s] && lex->key[s] != k)
@@ -403,7 +404,7 @@ static void do_title(const struct cls_feat_cfg *cfg, const struct cls_lexicon *l
         }
         if (chars && t.kind == CH_ALPHA)
             add_char_ngrams(b, cfg, &t);
-        b->sig.title |= lex_find(lex, mix64(t.h)) | lex_find(lex, bg);
+        b->sig.title |= lex_find(lex, t.h) | lex_find(lex, bg);
         prev = t.h;
     }
     if (on)
@@ -555,7 +556,7 @@ static void do_body(const struct cls_feat_cfg *cfg, const struct cls_lexicon *le
             if (tri && ntok > 1)
                 add(b, CLS_BLK_BODY, row_of(hash_pair(p2, bg), NS_BODY3, cfg->bits));
         }
-        b->sig.body |= lex_find(lex, mix64(t.h)) | (ntok ? lex_find(lex, bg) : 0);
+        b->sig.body |= lex_find(lex, t.h) | (ntok ? lex_find(lex, bg) : 0);
         p2 = p1;
         p1 = t.h;
         ntok++;

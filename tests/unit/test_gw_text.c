@@ -135,6 +135,36 @@ static void test_gw_text_hash_is_stable(void **state)
     assert_memory_equal(lc, "abc-9", 5);
 }
 
+static void test_gw_text_bigram_sig_never_hides_a_match(void **state)
+{
+    uint64_t seed = 12345, hs[2], ns[2];
+    char hay[200], nd[20];
+
+    (void)state;
+    for (int round = 0; round < 2000; round++) {
+        size_t hn = 1 + (size_t)(round % 150), start, nn;
+
+        for (size_t i = 0; i < hn; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            hay[i] = (char)('a' + (seed >> 33) % 27); /* letters and '{' */
+        }
+        start = (size_t)(seed >> 20) % hn;
+        nn = 1 + (size_t)(seed >> 40) % 12;
+        if (start + nn > hn)
+            nn = hn - start;
+        memcpy(nd, hay + start, nn);
+        gw_bigram_sig(hay, hn, hs);
+        gw_bigram_sig(nd, nn, ns);
+        assert_true((hs[0] & ns[0]) == ns[0] && (hs[1] & ns[1]) == ns[1]);
+    }
+    /* And it does filter: unrelated text rarely has every bit. */
+    gw_bigram_sig("slow page after upgrade", 23, hs);
+    gw_bigram_sig("zzzznotfound", 12, ns);
+    assert_false((hs[0] & ns[0]) == ns[0] && (hs[1] & ns[1]) == ns[1]);
+    gw_bigram_sig("x", 1, ns);
+    assert_true(ns[0] == 0 && ns[1] == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_gw_text_b64url_round_trip),
         cmocka_unit_test(test_gw_text_parse_u64_is_strict),
         cmocka_unit_test(test_gw_text_hash_is_stable),
+        cmocka_unit_test(test_gw_text_bigram_sig_never_hides_a_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
