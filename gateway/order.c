@@ -93,14 +93,18 @@ int gw_order_insert(struct gw_order *o, const struct gw_ent *e)
     struct gw_order_blk *b;
 
     if (o->nblk == 0) {
+        /* The first entry: a block of one (find_block needs non-empty blocks). */
         b = malloc(sizeof(*b));
         if (!b)
             return -ENOMEM;
-        b->n = 0;
+        b->n = 1;
+        b->e[0] = *e;
         if (insert_block(o, 0, b)) {
             free(b);
             return -ENOMEM;
         }
+        o->n++;
+        return 0;
     }
     bi = find_block(o, e->updated_ms, e->khash);
     if (bi == o->nblk)

@@ -73,8 +73,8 @@ int gw_publisher_send(struct gw_publisher *pub, const char *key, const char *val
                       gw_published_fn done, void *ud)
 {
     struct pending *pd = malloc(sizeof(*pd));
-    unsigned char rnd[16];
-    char corr[33];
+    unsigned char r[16];
+    char corr[37];
     struct dai_kafka_header hdrs[3];
     int rc;
 
@@ -82,9 +82,15 @@ int gw_publisher_send(struct gw_publisher *pub, const char *key, const char *val
         return -ENOMEM;
     pd->done = done;
     pd->ud = ud;
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        memset(rnd, 0, sizeof(rnd));
-    dai_hex_encode(rnd, sizeof(rnd), corr);
+    /* correlation-id: a random (version 4) UUID, as docs/events.md says. */
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        memset(r, 0, sizeof(r));
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(corr, sizeof(corr),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
     hdrs[0] = (struct dai_kafka_header){DAI_HDR_CONTENT_TYPE, DAI_CONTENT_TYPE_JSON,
                                         strlen(DAI_CONTENT_TYPE_JSON)};
     hdrs[1] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,

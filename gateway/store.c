@@ -90,6 +90,7 @@ void gw_store_free(struct gw_store *s)
     gw_strmap_free(&s->team_map);
     gw_order_free(&s->order);
     dai_buf_free(&s->scratch);
+    free(s->removed);
     pthread_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -478,7 +479,7 @@ struct prep {
     char **hist_arr; /* history ring for a new issue */
     uint32_t repo, team;
     struct dai_classification ec; /* effective classification */
-    struct dai_subject sub;
+    int state, type;
     bool human_kept;
 };
 
@@ -497,6 +498,7 @@ static int prepare(struct gw_store *s, struct parsed *p, struct gw_issue_rec *ol
     /* Held: effective_event may replace the event's classification. */
     json_t *eff = NULL, *cls = json_incref(json_object_get(p->ev, "classification"));
     json_t *pm = json_object_get(p->ev, "processing_metadata");
+    struct dai_subject sub; /* borrowed from eff: used before eff is released */
     char cerr[160];
     size_t tl;
     int rc, c1, c2;
@@ -526,23 +528,25 @@ static int prepare(struct gw_store *s, struct parsed *p, struct gw_issue_rec *ol
         rc = DAI_ETOOBIG;
         goto out;
     }
-    if (dai_event_subject(eff, &pr->sub) ||
+    if (dai_event_subject(eff, &sub) ||
         dai_classification_from_json(json_object_get(eff, "classification"), &pr->ec, cerr,
                                      sizeof(cerr))) {
         rc = DAI_ESCHEMA; /* not reachable: both parts were validated */
         goto out;
     }
-    rc = intern_repo(s, pr->sub.repo, &pr->repo);
+    pr->state = state_of(sub.state);
+    pr->type = strcmp(sub.type, "pull_request") == 0 ? GW_TYPE_PR : GW_TYPE_ISSUE;
+    rc = intern_repo(s, sub.repo, &pr->repo);
     if (!rc)
         rc = intern_team(s, pr->ec.suggested_assignee, &pr->team);
     if (rc)
         goto out;
     rc = -ENOMEM;
-    tl = strlen(pr->sub.title);
+    tl = strlen(sub.title);
     pr->title_lc = malloc(tl + 1);
     if (!pr->title_lc)
         goto out;
-    gw_lower(pr->sub.title, tl, pr->title_lc);
+    gw_lower(sub.title, tl, pr->title_lc);
     pr->title_lc[tl] = '\0';
     if (p->c.source == DAI_SRC_HUMAN) {
         size_t hl;
@@ -582,8 +586,8 @@ static void install(struct gw_store *s, struct gw_issue_rec *is, const struct pa
     is->priority = (uint8_t)pr->ec.priority;
     is->effort = (uint8_t)pr->ec.effort;
     is->source = (uint8_t)pr->ec.source;
-    is->state = (uint8_t)state_of(pr->sub.state);
-    is->type = strcmp(pr->sub.type, "pull_request") == 0 ? GW_TYPE_PR : GW_TYPE_ISSUE;
+    is->state = (uint8_t)pr->state;
+    is->type = (uint8_t)pr->type;
     is->updated_ms = p->updated_ms;
     free(is->event);
     is->event = pr->text;
@@ -643,8 +647,8 @@ static int apply_removal(struct gw_store *s, struct parsed *p, bool exists, uint
     out->after.team = s->teams[pr.team];
     out->after.category = pr.ec.category;
     out->after.priority = pr.ec.priority;
-    out->after.state = state_of(pr.sub.state);
-    out->after.type = strcmp(pr.sub.type, "pull_request") == 0 ? GW_TYPE_PR : GW_TYPE_ISSUE;
+    out->after.state = pr.state;
+    out->after.type = pr.type;
     if (exists)
         remove_issue(s, id);
     prep_free(&pr);

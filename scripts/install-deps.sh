@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential gcc make pkg-config
   librdkafka-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libconfig-dev libcmocka-dev libwslay-dev
-  kcat wrk curl valgrind clang
+  kcat wrk curl valgrind clang chromium
   default-jre-headless maven
   python3 python3-pytest python3-websockets python3-jsonschema python3-yaml
 )
@@ -42,11 +42,16 @@ done
 
 jars_ok=1
 "$here/kafka-local" fetch --check >/dev/null 2>&1 || jars_ok=0
+# The browser test drives Debian's chromium with playwright-core from npm (no browser download).
+browser_dir="$here/../tests/browser"
+npm_ok=1
+[[ -d $browser_dir/node_modules/playwright-core ]] || npm_ok=0
 
 if [[ $mode == check ]]; then
   ((${#missing[@]})) && echo "missing Debian packages: ${missing[*]}"
   ((jars_ok)) || echo "missing: Kafka broker jars (scripts/kafka-local fetch)"
-  ((${#missing[@]} == 0 && jars_ok)) && { echo "all dependencies present"; exit 0; }
+  ((npm_ok)) || echo "missing: tests/browser/node_modules (npm ci --prefix tests/browser)"
+  ((${#missing[@]} == 0 && jars_ok && npm_ok)) && { echo "all dependencies present"; exit 0; }
   exit 1
 fi
 
@@ -66,4 +71,13 @@ fi
 
 if ((!jars_ok)) || [[ $mode == install ]]; then
   "$here/kafka-local" fetch
+fi
+
+if ((!npm_ok)) || [[ $mode == install ]]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$browser_dir" --no-audit --no-fund --loglevel=error
+  else
+    echo "install-deps: npm not found; the dashboard browser test needs Node.js 20+ and npm" >&2
+    exit 1
+  fi
 fi

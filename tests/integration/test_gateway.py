@@ -60,7 +60,7 @@ def loaded(broker, topics):
     produce_events(broker.bootstrap, topics["KAFKA_TOPIC_ENRICHED_ISSUES"], evs)
     gw = gateway(broker, topics).start()
     yield gw, evs
-    gw.stop()
+    assert gw.stop() == 0
 
 
 def test_gateway_rebuilds_the_same_view_after_restart_and_in_a_second_instance(broker, topics):
@@ -237,7 +237,7 @@ def test_gateway_access_control(broker, topics):
         # Tokens never reach the log.
         assert "read-token-123" not in gw.logs() and "write-token-456" not in gw.logs()
     finally:
-        gw.stop()
+        assert gw.stop() == 0
     pub = gateway(broker, topics, env={"GATEWAY_PUBLIC_READ": "true"}).start()
     try:
         assert get(pub, "/api/issues", headers={})[0] == 200
@@ -321,7 +321,7 @@ def test_gateway_refuses_malformed_requests(broker, topics):
         # The daemon survived all of it.
         assert get(gw, "/api/issues")[0] == 200
     finally:
-        gw.stop()
+        assert gw.stop() == 0
 
 
 def test_gateway_not_ready_until_it_reaches_the_broker(topics):
@@ -371,3 +371,32 @@ def test_gateway_skips_bad_events_and_reports_metrics(broker, topics):
         assert "partition=" in gw.logs() and "not json" not in gw.logs()
     finally:
         gw.stop()
+
+
+def test_gateway_tokens_from_the_config_file(broker, topics, tmp_path):
+    ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
+    conf = tmp_path / "gateway.conf"
+    conf.write_text('gateway = { tokens = (\n'
+                    '  { name = "dash"; token = "file-read-token"; scopes = [ "read" ]; },\n'
+                    '  { name = "ops"; token = "file-write-token"; scopes = [ "read", "write" ]; }\n'
+                    '); };\n')
+    gw = gateway(broker, topics, env={"GATEWAY_API_TOKENS": "", "DISPATCHAI_CONFIG": str(conf)})
+    gw.start()
+    try:
+        assert get(gw, "/api/stats", headers={"Authorization": "Bearer file-read-token"})[0] == 200
+        assert get(gw, "/api/stats")[0] == 401  # the env tokens are not configured here
+        st, _, _ = post(gw, "/api/issues/acme/widgets/1/correction", {"category": "bug"},
+                        headers={"Authorization": "Bearer file-read-token"})
+        assert st == 403
+    finally:
+        assert gw.stop() == 0
+    # A bad entry stops the start with the file and line, never the token.
+    conf.write_text('gateway = { tokens = (\n'
+                    '  { name = "dash"; token = "file-read-token"; scopes = [ "admin" ]; }\n'
+                    '); };\n')
+    bad = gateway(broker, topics, env={"GATEWAY_API_TOKENS": "", "DISPATCHAI_CONFIG": str(conf)})
+    bad.start(wait_ready=False)
+    assert bad.proc.wait(timeout=30) == 2
+    assert "gateway.conf:2" in bad.logs() and "admin" in bad.logs()
+    assert "file-read-token" not in bad.logs()
+    bad.stop()

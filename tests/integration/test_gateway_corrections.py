@@ -4,6 +4,7 @@ instance and WebSocket clients of both see it, and a later automatic
 classification changes the issue's state but not the human classification."""
 import asyncio
 import json
+import re
 
 import websockets
 
@@ -78,8 +79,8 @@ def test_correction_round_trip_across_instances_and_websockets(broker, topics):
             await wb.close()
         run(go())
     finally:
-        a.stop()
-        b.stop()
+        assert a.stop() == 0
+        assert b.stop() == 0
 
     # The event in the topic is a valid enriched event with the human fields,
     # keyed like every other event of the issue.
@@ -90,6 +91,8 @@ def test_correction_round_trip_across_instances_and_websockets(broker, topics):
     assert m["key"] == "acme/widgets:issue:42"
     assert m["headers"]["content-type"] == "application/json"
     assert m["headers"]["schema-version"] == "1"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                        m["headers"]["correlation-id"])
     assert m["value"]["processing_metadata"]["model_version"] == "human"
     assert m["value"]["delivery_id"].startswith("correction-")
     same_partition = {x["partition"] for x in msgs if x["key"] == "acme/widgets:issue:42"}

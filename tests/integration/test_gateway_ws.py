@@ -32,7 +32,7 @@ def gw(broker, topics):
     g.topic = topics["KAFKA_TOPIC_ENRICHED_ISSUES"]
     g.bootstrap = broker.bootstrap
     yield g
-    g.stop()
+    assert g.stop() == 0  # clean exit: also no sanitizer report under make sanitize
 
 
 def produce(gw, *evs):
@@ -250,7 +250,7 @@ def test_ws_resume_with_since(broker, topics):
         assert re.search(rb'gateway_ws_resumes_total\{result="resync"\} 3', metrics)
         assert re.search(rb'gateway_ws_resumes_total\{result="replayed"\} [1-9]', metrics)
     finally:
-        g.stop()
+        assert g.stop() == 0
 
 
 def test_ws_frames_from_an_independent_client(gw):
@@ -385,4 +385,4 @@ def test_ws_slow_client_is_closed_1013_while_a_fast_one_keeps_up(broker, topics)
         slow.close()
         assert "too slow" in g.logs()
     finally:
-        g.stop()
+        assert g.stop() == 0

@@ -120,15 +120,21 @@ def test_sigterm_during_load_loses_no_acknowledged_delivery(broker, topics):
             if st is None:
                 return
 
-    with concurrent.futures.ThreadPoolExecutor(8) as ex:
-        futs = [ex.submit(client) for _ in range(8)]
-        wait_for(lambda: sum(1 for _, s in results if s == 202) >= 200, timeout=60,
-                 what="load to build up")
-        d.signal(signal.SIGTERM)
+    def acked_count():
+        with lock:
+            return sum(1 for _, s in results if s == 202)
+
+    ex = concurrent.futures.ThreadPoolExecutor(8)
+    futs = [ex.submit(client) for _ in range(8)]
+    try:
+        wait_for(lambda: acked_count() >= 200, timeout=60, what="load to build up")
+        d.proc.send_signal(signal.SIGTERM)
         code = d.proc.wait(timeout=30)
+    finally:
         stop.set()
-        for f in futs:
-            f.result(timeout=30)
+        ex.shutdown(wait=True)
+    for f in futs:
+        f.result()
     d.stop()
     assert code == 0, d.logs()[-3000:]
     acked = {g for g, s in results if s == 202}

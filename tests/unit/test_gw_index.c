@@ -27,7 +27,7 @@ static uint64_t next_rand(void)
 
 static void test_gw_strmap_matches_reference(void **state)
 {
-    static char keys[NKEYS][24];
+    static char keys[NKEYS][32];
     static bool present[NKEYS];
     static uint32_t vals[NKEYS];
     struct gw_strmap m;
