@@ -80,7 +80,7 @@ static const struct dai_opt cls_opts[] = {
     {"llm.breaker_open_max", "LLM_BREAKER_OPEN_MAX", NULL, DAI_OPT_MS, "5m",
      O(breaker_open_max_ms), 10, 86400000, 0, "Cap of the open time, doubled per failed probe"},
     {"offline.model", "CLASSIFIER_OFFLINE_MODEL", NULL, DAI_OPT_STR,
-     "classifier/model/offline.model", O(offline_model), 0, 0, 0,
+     "classifier/model/offline-model.bin", O(offline_model), 0, 0, 0,
      "Weights file of the offline classifier"},
     {"cli.classify_jsonl", NULL, "classify-jsonl", DAI_OPT_BOOL, "false", O(classify_jsonl), 0, 0,
      DAI_OPT_CLI_ONLY, "Classify JSON lines from stdin to stdout and exit"},

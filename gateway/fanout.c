@@ -377,6 +377,7 @@ static void drain_inbox(struct gw_fanout *f)
 {
     struct gw_update **batch;
     struct adopt *adopts;
+    long long batch_us[256];
     size_t n;
     uint64_t cnt;
 
@@ -391,16 +392,28 @@ static void drain_inbox(struct gw_fanout *f)
     f->adopts = NULL;
     pthread_mutex_unlock(&f->mu);
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        /* deliver() hands the update to the log, which may free it. */
+        batch_us[i < 256 ? i : 255] = batch[i]->received_us;
         deliver(f, batch[i]);
+    }
     free(batch);
+    if (n > 256)
+        n = 256; /* timings of a huge batch: the last one stands for the rest */
     /* One write per client per batch: whatever the batch queued goes out
      * together. */
-    if (n)
+    if (n) {
+        long long done;
+
         for (struct client *c = f->clients, *nx; c; c = nx) {
             nx = c->next;
             service(c);
         }
+        done = dai_mono_us();
+        for (size_t i = 0; i < n; i++)
+            dai_metric_observe(f->opt.metrics->ws_fanout,
+                               (double)(done - batch_us[i]) / 1e6);
+    }
     while (adopts) {
         struct adopt *a = adopts;
 
@@ -622,6 +635,7 @@ int gw_fanout_publish(struct gw_fanout *f, const struct gw_applied *a)
         gw_frame_unref(frame);
         return -ENOMEM;
     }
+    u->received_us = dai_mono_us();
     pthread_mutex_lock(&f->mu);
     if (f->inbox_n == f->inbox_cap) {
         size_t ncap = f->inbox_cap ? f->inbox_cap * 2 : 64;

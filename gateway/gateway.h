@@ -346,6 +346,7 @@ void gw_frame_unref(struct gw_frame *f);
 /* One applied event as sent to WebSocket clients. */
 struct gw_update {
     uint64_t seq;
+    long long received_us;    /* dai_mono_us() when the consumer handed it over */
     struct gw_frame *frame;   /* {"type":"issue_update","seq":N,"data":...} */
     bool has_before;
     char *strs;               /* backing store for the selectors' strings */
@@ -486,7 +487,7 @@ struct gw_metrics {
     struct dai_metric *tracked, *store_bytes, *applied, *rejected, *human_kept, *evicted;
     struct dai_metric *lag, *caught_up, *catchup_seconds;
     struct dai_metric *ws_clients, *ws_connections, *ws_sent, *ws_slow, *ws_closed;
-    struct dai_metric *ws_resumes, *ws_rejected;
+    struct dai_metric *ws_resumes, *ws_fanout;
     struct dai_metric *corrections;
 };
 

@@ -44,12 +44,16 @@ int gw_metrics_init(struct gw_metrics *m, struct dai_metrics *reg)
     m->ws_resumes = dai_metric_counter(reg, "gateway_ws_resumes_total",
                                        "Resumes with since=, by result (replayed, resync)",
                                        "result");
+    m->ws_fanout = dai_metric_histogram(
+        reg, "gateway_ws_fanout_seconds",
+        "From the consumer handing an update over to its frames written (or queued) for every "
+        "subscribed client", NULL, dai_latency_buckets, dai_latency_buckets_n);
     m->corrections = dai_metric_counter(reg, "gateway_corrections_total",
                                         "Correction requests, by result", "result");
     if (!m->tracked || !m->store_bytes || !m->applied || !m->rejected || !m->human_kept ||
         !m->evicted || !m->lag || !m->caught_up || !m->catchup_seconds || !m->ws_clients ||
         !m->ws_connections || !m->ws_sent || !m->ws_slow || !m->ws_closed || !m->ws_resumes ||
-        !m->corrections)
+        !m->ws_fanout || !m->corrections)
         return -ENOMEM;
     return 0;
 }

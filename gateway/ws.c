@@ -174,6 +174,16 @@ static enum MHD_Result ws_arg(void *cls, enum MHD_ValueKind kind, const char *ke
     return MHD_NO;
 }
 
+/* The page that opens the socket was served by this gateway (the
+ * dashboard): its Origin is http(s)://<our Host header>. */
+static bool same_origin(const char *origin, const char *host)
+{
+    const char *p = strstr(origin, "://");
+
+    return p && host && (!strncasecmp(origin, "http://", 7) || !strncasecmp(origin, "https://", 8))
+           && !strcasecmp(p + 3, host);
+}
+
 void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *who)
 {
     const char *key = dai_http_header(req, "Sec-WebSocket-Key");
@@ -201,7 +211,8 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
     }
     /* Browsers always send Origin; other clients usually do not. With an
      * allow-list configured, a browser page from elsewhere is refused. */
-    if (origin && app->cfg->cors_origins.n && !gw_origin_allowed(app->cfg, origin)) {
+    if (origin && app->cfg->cors_origins.n && !gw_origin_allowed(app->cfg, origin) &&
+        !same_origin(origin, dai_http_header(req, "Host"))) {
         rc = ws_error(req, 403, "origin_forbidden", "this Origin may not open a WebSocket");
         goto done;
     }

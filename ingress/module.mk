@@ -20,3 +20,13 @@ ingress: $(INGRESS_BIN)
 DAEMON_LIBS += $(INGRESS_LIB)
 DAEMON_BINS += $(INGRESS_BIN)
 ALL_OBJS    += $(INGRESS_OBJS) $(BUILD)/ingress/main.o
+
+# The parsing micro-benchmark run by scripts/bench-ingress (built with `all`
+# so it cannot rot).
+INGRESS_PARSE_BENCH := $(BUILD)/ingress-parse-bench
+$(INGRESS_PARSE_BENCH): $(BUILD)/ingress/tools/parse_bench.o $(INGRESS_LIB) $(LIBDAI)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(INGRESS_LIB) $(LIBDAI) $(LDLIBS)
+
+TOOL_BINS += $(INGRESS_PARSE_BENCH)
+ALL_OBJS  += $(BUILD)/ingress/tools/parse_bench.o

@@ -1,8 +1,8 @@
 /* Load client for scripts/bench-gateway (built by that script; not part of
  * the daemons).
  *
- *   ws:   N WebSocket clients on one epoll loop (framing by wslay's client
- *         side), while a librdkafka producer writes events to the enriched
+ *   ws:   N WebSocket clients on one epoll loop (server frames parsed in
+ *         place from 64+ KiB reads), while a librdkafka producer writes events to the enriched
  *         topic at a steady rate. Each event carries its produce time in
  *         delivery_id ("bench-<unix µs>"), so every client measures produce
  *         → receipt lag. Prints delivered msgs/s, lag percentiles, closes.
@@ -27,7 +27,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <wslay/wslay.h>
 
 static long long now_us(void)
 {
@@ -78,10 +77,17 @@ static int connect_to(int port)
 
 /* ---- ws mode ---------------------------------------------------------------- */
 
+/* The receive side parses server frames in place from large reads: the load
+ * tool must stay cheaper than the server it measures (the gateway's own
+ * framing is wslay's; this only reads unmasked, unfragmented server frames,
+ * and answers pings so keepalive holds). */
+#define RBUF (256 * 1024)
+
 struct client {
     int fd;
-    wslay_event_context_ptr ctx;
     bool open;
+    unsigned char *buf;
+    size_t len;
     unsigned long long msgs;
 };
 
@@ -92,73 +98,103 @@ static unsigned long long total_msgs, closes;
 static long long window_start, window_end; /* steady window (mono µs) */
 static unsigned long long window_msgs;
 
-static ssize_t c_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+static void on_text(struct client *c, const unsigned char *p, size_t n)
 {
-    struct client *c = ud;
-    ssize_t r = recv(c->fd, buf, len, 0);
-
-    (void)flags;
-    if (r > 0)
-        return r;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
-}
-
-static ssize_t c_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                      void *ud)
-{
-    struct client *c = ud;
-    ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL);
-
-    (void)flags;
-    if (r >= 0)
-        return r;
-    wslay_event_set_error(ctx, errno == EAGAIN ? WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
-}
-
-static int c_mask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
-{
-    (void)ctx;
-    (void)ud;
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)rand();
-    return 0;
-}
-
-static void c_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                  void *ud)
-{
-    struct client *c = ud;
     static const char mark[] = "\"delivery_id\":\"bench-";
-    const char *p;
-    long long t, now = now_us(), m = mono_us();
+    const char *m = memmem(p, n < 512 ? n : 512, mark, sizeof(mark) - 1);
+    long long t, now = now_us(), mono = mono_us();
 
-    (void)ctx;
-    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
-        closes++;
-        fprintf(stderr, "client fd=%d closed by server code=%u\n", c->fd, arg->status_code);
-        c->open = false;
-        return;
-    }
-    if (arg->opcode != WSLAY_TEXT_FRAME)
-        return;
-    p = memmem(arg->msg, arg->msg_length, mark, sizeof(mark) - 1);
-    if (!p)
+    if (!m)
         return; /* hello etc. */
-    t = strtoll(p + sizeof(mark) - 1, NULL, 10);
+    t = strtoll(m + sizeof(mark) - 1, NULL, 10);
     c->msgs++;
     total_msgs++;
-    if (m >= window_start && m < window_end)
+    if (mono >= window_start && mono < window_end)
         window_msgs++;
     if (n_lags == cap_lags) {
         cap_lags = cap_lags ? cap_lags * 2 : 1 << 20;
         lags = realloc(lags, cap_lags * sizeof(*lags));
     }
     lags[n_lags++] = (uint32_t)(now > t ? now - t : 0);
+}
+
+static void send_pong(struct client *c, const unsigned char *p, size_t n)
+{
+    unsigned char f[2 + 4 + 125];
+    static const unsigned char key[4] = {1, 2, 3, 4};
+
+    f[0] = 0x8A;
+    f[1] = (unsigned char)(0x80 | n);
+    memcpy(f + 2, key, 4);
+    for (size_t i = 0; i < n; i++)
+        f[6 + i] = p[i] ^ key[i % 4];
+    if (send(c->fd, f, 6 + n, MSG_NOSIGNAL) < 0)
+        c->open = false;
+}
+
+/* Parse every complete frame in c->buf; keeps a partial one. */
+static void parse(struct client *c)
+{
+    size_t off = 0;
+
+    while (c->len - off >= 2) {
+        const unsigned char *b = c->buf + off;
+        size_t n = b[1] & 0x7f, h = 2;
+
+        if (n == 126) {
+            if (c->len - off < 4)
+                break;
+            n = (size_t)b[2] << 8 | b[3];
+            h = 4;
+        } else if (n == 127) {
+            if (c->len - off < 10)
+                break;
+            n = 0;
+            for (int i = 0; i < 8; i++)
+                n = n << 8 | b[2 + i];
+            h = 10;
+        }
+        if (c->len - off < h + n)
+            break;
+        switch (b[0] & 0x0f) {
+        case 0x1: on_text(c, b + h, n); break;
+        case 0x9: send_pong(c, b + h, n); break;
+        case 0x8:
+            closes++;
+            fprintf(stderr, "client fd=%d closed by server code=%u\n", c->fd,
+                    n >= 2 ? (unsigned)b[h] << 8 | b[h + 1] : 0);
+            c->open = false;
+            return;
+        default: break;
+        }
+        off += h + n;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+}
+
+static void on_readable(struct client *c)
+{
+    for (;;) {
+        ssize_t r = recv(c->fd, c->buf + c->len, RBUF - c->len, 0);
+
+        if (r > 0) {
+            c->len += (size_t)r;
+            parse(c);
+            if (!c->open)
+                return;
+            if (c->len == RBUF) {
+                fprintf(stderr, "client fd=%d: frame larger than the buffer\n", c->fd);
+                c->open = false;
+                return;
+            }
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        c->open = false;
+        return;
+    }
 }
 
 struct prod_args {
@@ -270,7 +306,7 @@ static void ws_handshake(int fd, int port, const char *token)
     if (send(fd, req, (size_t)n, 0) != n)
         exit(1);
     /* Read exactly the response head, byte by byte: the hello frame may
-     * follow at once and belongs to wslay. */
+     * follow at once and belongs to the frame parser. */
     while (got < sizeof(resp) - 1) {
         if (recv(fd, resp + got, 1, 0) != 1) {
             fprintf(stderr, "handshake: connection closed\n");
@@ -292,20 +328,20 @@ static int ws_mode(int argc, char **argv)
     int port = 0, nclients = 1000, keys = 5000;
     double rate = 200, seconds = 30, warm = 3;
     const char *token = "", *bootstrap = NULL, *topic = NULL, *tmpl_path = NULL;
-    struct wslay_event_callbacks cb = {c_recv, c_send, c_mask, NULL, NULL, NULL, c_msg};
     struct client *cl;
     struct prod_args pa;
     pthread_t th;
     int ep;
     long long t_end;
+    unsigned failed = 0;
 
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--clients")) nclients = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--warmup")) warm = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--keys")) keys = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--port")) port = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--clients")) nclients = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--rate")) rate = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--seconds")) seconds = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--warmup")) warm = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--keys")) keys = (int)strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--token")) token = argv[i + 1];
         else if (!strcmp(argv[i], "--bootstrap")) bootstrap = argv[i + 1];
         else if (!strcmp(argv[i], "--topic")) topic = argv[i + 1];
@@ -323,7 +359,7 @@ static int ws_mode(int argc, char **argv)
         cl[i].fd = connect_to(port);
         ws_handshake(cl[i].fd, port, token);
         fcntl(cl[i].fd, F_SETFL, fcntl(cl[i].fd, F_GETFL) | O_NONBLOCK);
-        wslay_event_context_client_init(&cl[i].ctx, &cb, &cl[i]);
+        cl[i].buf = malloc(RBUF);
         cl[i].open = true;
         ev.data.ptr = &cl[i];
         epoll_ctl(ep, EPOLL_CTL_ADD, cl[i].fd, &ev);
@@ -344,11 +380,9 @@ static int ws_mode(int argc, char **argv)
 
             if (!c->open)
                 continue;
-            if (wslay_event_recv(c->ctx) != 0 ||
-                (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0)) {
-                if (c->open)
-                    fprintf(stderr, "client fd=%d: connection failed\n", c->fd);
-                c->open = false;
+            on_readable(c);
+            if (!c->open) {
+                failed++;
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
             }
         }
@@ -369,8 +403,9 @@ static int ws_mode(int argc, char **argv)
     printf("lag_p99_ms=%.2f\n", pct(lags, n_lags, 0.99) / 1000.0);
     printf("lag_max_ms=%.2f\n", n_lags ? lags[n_lags - 1] / 1000.0 : 0.0);
     printf("server_closes=%llu\n", closes);
+    printf("connections_lost=%u\n", failed);
     for (int i = 0; i < nclients; i++) {
-        wslay_event_context_free(cl[i].ctx);
+        free(cl[i].buf);
         close(cl[i].fd);
     }
     return 0;
@@ -402,7 +437,7 @@ static int http_get(int fd, const char *path, const char *token, size_t *bytes)
             char *cl = strcasestr(buf, "content-length:");
 
             head = (size_t)(e - buf) + 4;
-            status = atoi(buf + 9);
+            status = (int)strtol(buf + 9, NULL, 10);
             clen = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
         }
         if (head && got >= head + clen)
@@ -419,8 +454,8 @@ static int http_mode(int argc, char **argv)
     int first = 2;
 
     while (first + 1 < argc && !strncmp(argv[first], "--", 2)) {
-        if (!strcmp(argv[first], "--port")) port = atoi(argv[first + 1]);
-        else if (!strcmp(argv[first], "--n")) n = atoi(argv[first + 1]);
+        if (!strcmp(argv[first], "--port")) port = (int)strtol(argv[first + 1], NULL, 10);
+        else if (!strcmp(argv[first], "--n")) n = (int)strtol(argv[first + 1], NULL, 10);
         else if (!strcmp(argv[first], "--token")) token = argv[first + 1];
         first += 2;
     }

@@ -144,7 +144,7 @@ def classifier(bootstrap, topics, llm=None, txn_id=None, env=None, args=(), port
         "DISPATCHAI_CONFIG": str(REPO / "config" / "classifier.conf"),
         "LLM_PROMPT_FILE": str(REPO / "config" / "prompt.txt"),
         "CLASSIFIER_OFFLINE_MODEL": os.environ.get(
-            "CLASSIFIER_OFFLINE_MODEL", str(REPO / "classifier" / "model" / "offline.model")),
+            "CLASSIFIER_OFFLINE_MODEL", str(REPO / "classifier" / "model" / "offline-model.bin")),
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CLASSIFIER_PORT": str(port),
         "HTTP_BIND": "127.0.0.1",

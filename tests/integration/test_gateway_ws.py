@@ -49,7 +49,7 @@ def num(msg):
 class Raw:
     """A minimal hand-rolled WebSocket client for frames libraries refuse to send."""
 
-    def __init__(self, port, query="token=read-token-123", rcvbuf=None):
+    def __init__(self, port, query="token=read-token-123", rcvbuf=None, headers=""):
         self.s = socket.socket()
         if rcvbuf:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -58,7 +58,8 @@ class Raw:
         key = base64.b64encode(os.urandom(16)).decode()
         self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                        f"{headers}\r\n").encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.s.recv(4096)
@@ -350,6 +351,22 @@ def test_ws_handshake_refusals(gw):
         for c in conns:
             await c.close()
     run(limit())
+
+
+def test_ws_origin_policy(broker, topics):
+    ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
+    g = gateway(broker, topics, env={"GATEWAY_CORS_ORIGINS": "https://dash.example"}).start()
+    try:
+        def status(origin):
+            r = Raw(g.port, headers=f"Origin: {origin}\r\n")
+            r.close()
+            return r.status
+        assert status("https://evil.example") == 403
+        assert status("https://dash.example") == 101
+        # The dashboard served by the gateway itself: same origin.
+        assert status(f"http://127.0.0.1:{g.port}") == 101
+    finally:
+        assert g.stop() == 0
 
 
 def test_ws_slow_client_is_closed_1013_while_a_fast_one_keeps_up(broker, topics):
