@@ -27,6 +27,7 @@ struct run {
     const struct cls_offline_model *offline;
     const struct cls_teams *teams;
     struct cls_llm *llm;
+    struct cls_offline_ws *ws;
     struct slot *ring;
     size_t window, head, count; /* ring of pending lines, oldest at head */
     int failures;
@@ -105,7 +106,7 @@ static void finish_offline(struct run *r, struct slot *s)
 {
     struct dai_classification c;
 
-    if (cls_offline_classify(r->offline, r->teams, &s->in, &c))
+    if (cls_offline_classify_ws(r->offline, r->teams, &s->in, r->ws, &c))
         s->output = error_line(s->line, s->id, "unclassifiable", "the classifier refused it");
     else
         s->output = result_line(s->id, &c);
@@ -191,8 +192,12 @@ int cls_jsonl_run(FILE *in, FILE *out, const struct cls_offline_model *offline,
 
     r.window = window > 0 ? (size_t)window : 1;
     r.ring = calloc(r.window, sizeof(*r.ring));
-    if (!r.ring)
+    r.ws = cls_offline_ws_new();
+    if (!r.ring || !r.ws) {
+        free(r.ring);
+        cls_offline_ws_free(r.ws);
         return -ENOMEM;
+    }
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -214,6 +219,7 @@ int cls_jsonl_run(FILE *in, FILE *out, const struct cls_offline_model *offline,
     wait_for_room(&r, r.window);
     free(line);
     free(r.ring);
+    cls_offline_ws_free(r.ws);
     DAI_DEBUG("classify-jsonl done lines=%ld errors=%d", lineno, r.failures);
     return 0;
 }

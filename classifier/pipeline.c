@@ -22,6 +22,7 @@ struct partq {
 
 struct cls_pipeline {
     struct cls_pipeline_options opt;
+    struct cls_offline_ws *ws; /* scratch of the offline classifier (one thread) */
     struct cls_state *state;
     struct partq *parts;
     size_t n_parts, cap_parts;
@@ -45,6 +46,12 @@ struct cls_pipeline *cls_pipeline_new(const struct cls_pipeline_options *opt,
     }
     p->opt = *opt;
     p->state = state;
+    p->ws = cls_offline_ws_new();
+    if (!p->ws) {
+        snprintf(err, errlen, "pipeline: out of memory");
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -72,6 +79,7 @@ void cls_pipeline_free(struct cls_pipeline *p)
         job_free(p, j);
     }
     free(p->parts);
+    cls_offline_ws_free(p->ws);
     free(p);
 }
 
@@ -150,7 +158,7 @@ static void classify_offline(struct cls_pipeline *p, struct cls_job *job, const 
     struct cls_issue_text in;
 
     cls_issue_text_from_event(job->raw, &job->subj, &in, labels, MAX_LABELS);
-    if (cls_offline_classify(p->opt.offline, p->opt.teams, &in, &job->cls)) {
+    if (cls_offline_classify_ws(p->opt.offline, p->opt.teams, &in, p->ws, &job->cls)) {
         cls_job_make_dlq(job, "unclassifiable", "the offline classifier refused the text");
         return;
     }

@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential gcc make pkg-config
   librdkafka-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libconfig-dev libcmocka-dev libwslay-dev
-  kcat wrk curl valgrind clang chromium
+  kcat wrk curl valgrind clang chromium docker-compose
   default-jre-headless maven
   python3 python3-pytest python3-websockets python3-jsonschema python3-yaml
 )

@@ -239,11 +239,6 @@ static const unsigned char char_classes[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-static int char_class(unsigned char c)
-{
-    return char_classes[c];
-}
-
 struct tok {
     const unsigned char *s;
     size_t n;
@@ -253,16 +248,18 @@ struct tok {
 
 /* Next token in [*pp, end); false at the end. Words are [A-Za-z_][A-Za-z0-9_']*
  * (bytes >= 0x80 count as letters, so any encoding tokenises), numbers are
- * digit runs, and ?!`#*[]: are one-character tokens. */
+ * digit runs, and ?!`#*[]: are one-character tokens. The hash is computed in
+ * the same pass (it is the tokeniser's main cost). */
 static bool next_token(const unsigned char **pp, const unsigned char *end, unsigned flags,
                        bool *version, struct tok *t)
 {
     const unsigned char *p = *pp;
+    uint64_t h = 0xcbf29ce484222325ULL;
     int c = CH_OTHER;
 
     while (p < end) {
-        c = char_class(*p);
-        if (c == CH_ALPHA || c == CH_DIGIT || c == CH_PUNCT)
+        c = char_classes[*p];
+        if (c != CH_OTHER && c != CH_APOS)
             break;
         p++;
     }
@@ -273,17 +270,18 @@ static bool next_token(const unsigned char **pp, const unsigned char *end, unsig
     t->s = p;
     t->kind = c;
     if (c == CH_PUNCT) {
+        h = (h ^ *p) * 0x100000001b3ULL;
         p++;
     } else if (c == CH_DIGIT) {
-        while (p < end && char_class(*p) == CH_DIGIT)
+        while (p < end && char_classes[*p] == CH_DIGIT) {
+            h = (h ^ *p) * 0x100000001b3ULL;
             p++;
-        if (p + 1 < end && *p == '.' && char_class(p[1]) == CH_DIGIT)
+        }
+        if (p + 1 < end && *p == '.' && char_classes[p[1]] == CH_DIGIT)
             *version = true;
     } else {
-        while (p < end) {
-            int k = char_class(*p);
-            if (k != CH_ALPHA && k != CH_DIGIT && k != CH_APOS)
-                break;
+        while (p < end && char_classes[*p] != CH_OTHER && char_classes[*p] != CH_PUNCT) {
+            h = (h ^ lc(*p)) * 0x100000001b3ULL;
             p++;
         }
     }
@@ -292,7 +290,7 @@ static bool next_token(const unsigned char **pp, const unsigned char *end, unsig
     if (c == CH_DIGIT && (flags & CLS_FEAT_NUM_CLASSES) && t->n >= 3)
         t->h = cls_hash_token("000000", t->n < 6 ? t->n : 6);
     else
-        t->h = cls_hash_token((const char *)t->s, t->n);
+        t->h = h;
     return true;
 }
 

@@ -137,8 +137,10 @@ class FakeLLM:
 
 # ---- the classifier --------------------------------------------------------
 
-def classifier(bootstrap, topics, llm=None, txn_id=None, env=None, args=(), port=None):
-    """A dispatchai-classifier Daemon (not started) on unique topics."""
+def classifier(bootstrap, topics, llm=None, txn_id=None, group=None, env=None, args=(),
+               port=None):
+    """A dispatchai-classifier Daemon (not started) on the given topics. A
+    restart of "the same" classifier passes the same txn_id and group."""
     port = port or daitest.free_port()
     e = {
         "DISPATCHAI_CONFIG": str(REPO / "config" / "classifier.conf"),
@@ -150,7 +152,7 @@ def classifier(bootstrap, topics, llm=None, txn_id=None, env=None, args=(), port
         "HTTP_BIND": "127.0.0.1",
         "CLASSIFIER_TRANSACTIONAL_ID": txn_id or f"cls-test-{uuid.uuid4().hex[:8]}",
         # each test has its own group, so tests sharing the broker never meet
-        "CLASSIFIER_GROUP_ID": f"cls-{uuid.uuid4().hex[:8]}",
+        "CLASSIFIER_GROUP_ID": group or f"cls-{uuid.uuid4().hex[:8]}",
         "LLM_BASE_URL": llm.base_url if llm else "",
         "LLM_BACKOFF_BASE": "50ms",
         "LLM_BACKOFF_MAX": "500ms",

@@ -32,7 +32,8 @@ def test_classifier_raw_to_enriched_valid_schema(broker, topics, llm):
     events = [
         h.raw_event(1, title="App crashes when saving through the api", labels=["bug"]),
         h.raw_event(2, title="How do I configure the proxy?", body="Is it possible at all?"),
-        h.raw_event(3, event_type="pull_request", title="Add support for dark mode in the ui"),
+        h.raw_event(3, event_type="pull_request", title="Add support for dark mode in the ui",
+                    body="Adds a toggle to the settings page."),
         h.raw_event(1, action="labeled", title="App crashes when saving through the api",
                     labels=["bug", "p1"]),
         h.raw_event(1, event_type="issue_comment", action="created",
@@ -87,10 +88,10 @@ def test_classifier_raw_to_enriched_valid_schema(broker, topics, llm):
 
 
 def test_classifier_unchanged_issue_not_resent_even_after_restart(broker, topics, llm):
-    txn = "cls-resend-" + topics["KAFKA_TOPIC_RAW_ISSUES"].split(".")[0]
+    txn = group = "cls-resend-" + topics["KAFKA_TOPIC_RAW_ISSUES"].split(".")[0]
     title, body = "Login page hangs forever", "Spinner never stops."
     raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
-    d = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn).start()
+    d = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn, group=group).start()
     try:
         h.produce_many(broker.bootstrap, raw, [
             h.raw_event(9, title=title, body=body),
@@ -108,7 +109,7 @@ def test_classifier_unchanged_issue_not_resent_even_after_restart(broker, topics
 
     # a new process with the same transactional.id rebuilds its state from the
     # enriched topic: a redelivered open and a no-op edit stay away from the LLM
-    d = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn).start()
+    d = h.classifier(broker.bootstrap, topics, llm=llm, txn_id=txn, group=group).start()
     try:
         h.produce_many(broker.bootstrap, raw, [
             h.raw_event(9, title=title, body=body),

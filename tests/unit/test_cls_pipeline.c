@@ -15,11 +15,27 @@
 /*---- fakes -------------------------------------------------------------*/
 
 /* The offline classifier: documentation if the title says "doc", else bug. */
-int cls_offline_classify(const struct cls_offline_model *m, const struct cls_teams *teams,
-                         const struct cls_issue_text *in, struct dai_classification *out)
+struct cls_offline_ws {
+    int unused;
+};
+
+struct cls_offline_ws *cls_offline_ws_new(void)
+{
+    return calloc(1, sizeof(struct cls_offline_ws));
+}
+
+void cls_offline_ws_free(struct cls_offline_ws *ws)
+{
+    free(ws);
+}
+
+int cls_offline_classify_ws(const struct cls_offline_model *m, const struct cls_teams *teams,
+                            const struct cls_issue_text *in, struct cls_offline_ws *ws,
+                            struct dai_classification *out)
 {
     (void)m;
     (void)teams;
+    assert_non_null(ws);
     memset(out, 0, sizeof(*out));
     out->category = strstr(in->title, "doc") ? DAI_CAT_DOCUMENTATION : DAI_CAT_BUG;
     out->priority = DAI_PRIO_MEDIUM;

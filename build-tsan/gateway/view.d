@@ -1,0 +1,20 @@
+build-tsan/gateway/view.o: gateway/view.c gateway/store.h \
+ gateway/gateway.h common/include/dispatchai/dai.h \
+ common/include/dispatchai/config.h common/include/dispatchai/err.h \
+ common/include/dispatchai/events.h common/include/dispatchai/hmac.h \
+ common/include/dispatchai/http.h common/include/dispatchai/json.h \
+ common/include/dispatchai/metrics.h common/include/dispatchai/kafka.h \
+ common/include/dispatchai/lifecycle.h common/include/dispatchai/log.h
+gateway/store.h:
+gateway/gateway.h:
+common/include/dispatchai/dai.h:
+common/include/dispatchai/config.h:
+common/include/dispatchai/err.h:
+common/include/dispatchai/events.h:
+common/include/dispatchai/hmac.h:
+common/include/dispatchai/http.h:
+common/include/dispatchai/json.h:
+common/include/dispatchai/metrics.h:
+common/include/dispatchai/kafka.h:
+common/include/dispatchai/lifecycle.h:
+common/include/dispatchai/log.h:
