@@ -9,6 +9,7 @@
 #include "classifier.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ struct cls_daemon {
     int txn_msgs;
     bool paused;
     bool fatal;
+    atomic_bool rebuilt;       /* the first read-back of the enriched topic is done */
     struct dai_buf out;
     long long last_lag_us;
 };
@@ -218,8 +220,10 @@ static void log_job(struct cls_daemon *d, const struct cls_job *job, const char 
     CLS_OBSERVE(d->m->event_latency, (double)ms / 1e3);
     if (job->out == CLS_OUT_DLQ) {
         CLS_ADD(d->m->dlq, 1, job->dlq_code);
-        DAI_WARN("dead-lettered partition=%d offset=%lld reason=\"%s\"", (int)job->partition,
-                 (long long)job->offset, job->dlq_reason);
+        /* The detail (in the dlq-reason header) may quote bytes of the
+         * payload; the log gets the code only. */
+        DAI_WARN("dead-lettered partition=%d offset=%lld reason=%s bytes=%zu",
+                 (int)job->partition, (long long)job->offset, job->dlq_code, job->len);
         return;
     }
     if (job->route == CLS_ROUTE_REUSE) {
@@ -457,7 +461,7 @@ static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_
     }
     fetch_committed(d);
     d->paused = false;
-    DAI_INFO("state ready partitions=%d keys=%zu rebuild_ms=%lld", d->n_parts,
+    DAI_INFO("partitions ready partitions=%d keys=%zu catch_up_ms=%lld", d->n_parts,
              cls_state_count(d->state), (dai_mono_us() - t0) / 1000);
 }
 
@@ -634,6 +638,10 @@ bool cls_daemon_ready(void *ud, char *why, size_t n)
 {
     struct cls_daemon *d = ud;
 
+    if (!atomic_load(&d->rebuilt)) {
+        snprintf(why, n, "rebuilding the classification state from the enriched topic");
+        return false;
+    }
     return dai_kafka_check_topics(dai_producer_handle(d->producer), d->topics, 3, 2000, why,
                                   n) == 0;
 }
@@ -680,8 +688,25 @@ static void drain(struct cls_daemon *d)
              cls_pipeline_buffered(d->pipe));
 }
 
+/* Read the whole enriched topic once before taking work, so the first
+ * assignment only has to catch up on the last moments. */
+static void initial_rebuild(struct cls_daemon *d)
+{
+    long long t0 = dai_mono_us();
+    char err[256];
+
+    if (cls_rebuild_catch_up(d->rebuild, d->cfg->rebuild_timeout_ms, err, sizeof(err)))
+        DAI_WARN("state rebuild incomplete: %s (unchanged issues may be classified again)",
+                 err);
+    DAI_INFO("state rebuilt from topic=%s keys=%zu ms=%lld", d->cfg->common.topic_enriched,
+             cls_state_count(d->state), (dai_mono_us() - t0) / 1000);
+    CLS_SET(d->m->state_keys, (double)cls_state_count(d->state));
+    atomic_store(&d->rebuilt, true);
+}
+
 int cls_daemon_run(struct cls_daemon *d)
 {
+    initial_rebuild(d);
     while (!dai_lifecycle_stopping() && !d->fatal) {
         bool busy = d->rt.llm && cls_llm_pending(d->rt.llm) > 0;
         int timeout = busy ? 5 : (d->txn_open ? 20 : 100);

@@ -84,8 +84,8 @@ static const struct dai_opt cls_opts[] = {
      "Weights file of the offline classifier"},
     {"cli.classify_jsonl", NULL, "classify-jsonl", DAI_OPT_BOOL, "false", O(classify_jsonl), 0, 0,
      DAI_OPT_CLI_ONLY, "Classify JSON lines from stdin to stdout and exit"},
-    {"cli.offline", NULL, "offline", DAI_OPT_BOOL, "false", O(force_offline), 0, 0, DAI_OPT_CLI_ONLY,
-     "With --classify-jsonl: use the offline classifier even when an LLM is configured"},
+    {"cli.offline", NULL, "offline", DAI_OPT_BOOL, "false", O(force_offline), 0, 0,
+     DAI_OPT_CLI_ONLY, "With --classify-jsonl: use the offline classifier even when an LLM is configured"},
 };
 
 static const char *const cls_sections[] = {"teams"};

@@ -162,6 +162,11 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err, size_
                 behind = true;
         if (!behind)
             break;
+        if (dai_lifecycle_stopping()) {
+            snprintf(err, errlen, "stopping");
+            rc = DAI_ETIMEOUT;
+            break;
+        }
         if (dai_mono_us() >= deadline) {
             snprintf(err, errlen, "read back %lld records of %s, not at its end after %d ms",
                      r->records - before, r->cfg->common.topic_enriched, timeout_ms);

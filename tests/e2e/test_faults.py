@@ -87,19 +87,24 @@ def test_llm_failures_fall_back_then_recover(stack):
     run_with_fault(stack, "llm_failures", inject, total=1200, rate=200)
     sources = [m["value"]["classification"]["source"] for m in stack.enriched()]
     assert "offline" in sources, "no offline fallback during the LLM outage"
-    # Recovery: once the LLM answers again, new events are classified by it.
+    # Recovery: once the LLM answers again, the breaker's probe succeeds and new
+    # events are classified by it. Send a fresh issue each second until one is.
     from stack import issue_payload
-    st, body, _ = stack.deliver("issues", issue_payload(777777, title="Crash after recovery"))
-    assert st == 202, body
+    numbers = iter(range(777000, 777999))
 
-    def classified_by_llm():
-        for m in stack.enriched():
-            v = m["value"]
-            if v["issue"]["number"] == 777777:
-                return v["classification"]["source"] == "llm"
+    def recovered():
+        n = next(numbers)
+        st, body, _ = stack.deliver("issues", issue_payload(n, title=f"Crash {n} after recovery"))
+        assert st == 202, body
+        for _ in range(10):
+            for m in stack.enriched():
+                v = m["value"]
+                if v["issue"]["number"] >= 777000 and v["classification"]["source"] == "llm":
+                    return True
+            time.sleep(0.1)
         return False
-    daitest.wait_for(classified_by_llm, timeout=60, interval=0.5, what="LLM classification "
-                     "after recovery (circuit closed again)")
+    daitest.wait_for(recovered, timeout=90, interval=0.5, what="an LLM classification after "
+                     "recovery (circuit closed again)")
 
 
 def test_gateway_restart_keeps_state_and_resumes(stack):
@@ -124,8 +129,12 @@ def test_gateway_restart_keeps_state_and_resumes(stack):
         st, body = daitest.get_json(f"{g.url}/api/stats")
         assert st == 200
         return body
-    daitest.wait_for(lambda: stats(stack.gateway)["total"] >= 800 * 0.5, timeout=60)
-    time.sleep(2)  # let the live gateway apply the tail before comparing
+    # Wait until the live gateway has applied every enriched event, then compare.
+    n_enriched = len(stack.enriched())
+    daitest.wait_for(lambda: stats(stack.gateway)["total"] >= len({
+        (m["value"]["repository"]["full_name"], m["value"]["issue"]["number"])
+        for m in stack.enriched()}), timeout=60, what="the gateway to apply every event")
+    assert n_enriched >= 800
     before = stats(stack.gateway)
     other = stack.make_gateway().start()
     try:

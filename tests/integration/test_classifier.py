@@ -169,6 +169,7 @@ def test_classifier_poison_goes_to_dlq_and_partition_moves_on(broker, topics, ll
         assert m['dai_classifier_dlq_total{reason="invalid_json"}'] == 1
         assert m['dai_classifier_dlq_total{reason="schema"}'] == 2
         assert "dead-lettered" in d.logs()
+        assert "not json" not in d.logs(), "payload bytes stay out of the log"
     finally:
         assert d.stop() == 0
 
