@@ -180,8 +180,13 @@ def test_gateway_hostile_correction_bodies(daemons):
     g = daemons.gateway
     auth = {"Authorization": f"Bearer {WRITE_TOKEN}", "Content-Type": "application/json"}
     url = f"{g.url}/api/issues/testorg/testrepo/1/correction"
-    for body in [b"\xff\xfe", b"[" * 50_000, b'{"category":"bug","category":"nope"}',
-                 b'{"confidence":1' + b"0" * 400 + b"}", b"{" + b" " * 3_000_000 + b"}"]:
+    for body in [b"\xff\xfe", b"[" * 10_000, b'{"category":"bug","category":"nope"}',
+                 b'{"confidence":1' + b"0" * 400 + b"}"]:
         st, _, data = daitest.request("POST", url, body, auth)
-        assert st in (400, 404, 413), (body[:20], st, data[:200])
+        assert st in (400, 404), (body[:20], st, data[:200])
+    # An oversized body is refused from its Content-Length, before it is read.
+    head = (f"POST /api/issues/testorg/testrepo/1/correction HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {WRITE_TOKEN}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 300000000\r\n\r\n{{").encode()
+    assert status_of(raw_exchange(g.port, head)) == 413
     assert healthy(g)

@@ -1,3 +1,0 @@
-build-tsan/common/src/err.o: common/src/err.c \
- common/include/dispatchai/err.h
-common/include/dispatchai/err.h:

@@ -1,4 +1,0 @@
-build-tsan/common/src/hmac.o: common/src/hmac.c \
- common/include/dispatchai/hmac.h common/include/dispatchai/err.h
-common/include/dispatchai/hmac.h:
-common/include/dispatchai/err.h:
