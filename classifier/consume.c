@@ -266,7 +266,7 @@ static int produce(struct cls_daemon *d, struct cls_job *job)
     struct dai_kafka_header h[12];
     char hash[24], part[16], off[24];
     const char *topic, *key;
-    size_t n = 0, klen;
+    size_t n = 0, klen, vlen;
     char *value;
     int rc;
 
@@ -275,8 +275,16 @@ static int produce(struct cls_daemon *d, struct cls_job *job)
     if (rc == DAI_ETOOBIG && job->out == CLS_OUT_ENRICHED) {
         cls_job_make_dlq(job, "enriched_too_big", "the enriched event exceeds "
                          "kafka.max_message_bytes");
-        d->out.max = 0; /* the original fitted on the raw topic: pass it on as it was */
         rc = cls_job_render(job, &d->out);
+    }
+    if (rc == DAI_ETOOBIG) {
+        /* Not even the original fits: the dead letter records where it was
+         * and why, without the payload, so the partition still moves on. */
+        size_t used = strlen(job->dlq_reason);
+        snprintf(job->dlq_reason + used, sizeof(job->dlq_reason) - used,
+                 " (payload of %zu bytes not copied)", job->len);
+        dai_buf_reset(&d->out);
+        rc = dai_buf_append(&d->out, "", 0);
     }
     if (rc)
         return rc;
@@ -309,8 +317,9 @@ static int produce(struct cls_daemon *d, struct cls_job *job)
         key = job->ks->key;
         klen = strlen(key);
     }
+    vlen = d->out.len; /* a dead letter's bytes may hold NULs: never strlen them */
     value = dai_buf_take(&d->out);
-    rc = dai_producer_send(d->producer, topic, key, klen, value, strlen(value), true, h, n, NULL,
+    rc = dai_producer_send(d->producer, topic, key, klen, value, vlen, true, h, n, NULL,
                            OP_TIMEOUT_MS);
     if (rc) {
         free(value);
@@ -437,6 +446,7 @@ static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_
         *p = d->parts[--d->n_parts];
     }
     d->paused = false;
+    d->last_lag_us = 0;
     CLS_SET(d->m->buffered, (double)cls_pipeline_buffered(d->pipe));
 }
 
@@ -461,6 +471,7 @@ static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_
     }
     fetch_committed(d);
     d->paused = false;
+    d->last_lag_us = 0; /* publish the new partitions' lag at once */
     DAI_INFO("partitions ready partitions=%d keys=%zu catch_up_ms=%lld", d->n_parts,
              cls_state_count(d->state), (dai_mono_us() - t0) / 1000);
 }
@@ -526,13 +537,18 @@ static void publish_lag(struct cls_daemon *d)
 static const struct dai_kv producer_defaults[] = {
     {"linger.ms", "5"},
 };
+/* Room for headers and framing above kafka.max_message_bytes, which we
+ * enforce ourselves: a message we decided to send must never be refused
+ * locally (that would abort and redo the same transaction forever). */
+#define MSG_OVERHEAD (64 * 1024)
 
 struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_t errlen)
 {
     const struct cls_config *cfg = rt->cfg;
     struct cls_daemon *d = calloc(1, sizeof(*d));
     char host[128] = "localhost", timeout[32];
-    struct dai_kv pdefaults[2];
+    struct dai_kv pdefaults[3];
+    char maxbytes[32];
     static const struct dai_kv cdefaults[] = {
         /* A restarted instance must not wait 45 s for its dead self's session. */
         {"session.timeout.ms", "10000"},
@@ -578,11 +594,13 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
     snprintf(timeout, sizeof(timeout), "%d", cfg->txn_timeout_ms);
     pdefaults[0] = producer_defaults[0];
     pdefaults[1] = (struct dai_kv){"transaction.timeout.ms", timeout};
+    snprintf(maxbytes, sizeof(maxbytes), "%zu", cfg->max_message_bytes + MSG_OVERHEAD);
+    pdefaults[2] = (struct dai_kv){"message.max.bytes", maxbytes};
     d->producer = dai_producer_new(
         &(struct dai_producer_options){.cfg = &cfg->common,
                                        .client_id = "dispatchai-classifier",
                                        .defaults = pdefaults,
-                                       .n_defaults = 2,
+                                       .n_defaults = 3,
                                        .transactional_id = d->txn_id,
                                        .metrics = rt->registry,
                                        .poll_thread = true},

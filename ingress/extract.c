@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +283,31 @@ static int escape(struct scan *s)
     return 0;
 }
 
+/* Skip 16-byte blocks holding nothing but plain printable ASCII (no quote,
+ * backslash, control or non-ASCII byte); the byte loop does the rest. Bodies
+ * are most of a payload, so this is most of the scan. */
+static void skip_plain(struct scan *s)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+
+    while (s->end - s->p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s->p);
+        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" also
+         * catches them, along with the control characters. */
+        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                _mm_cmpeq_epi8(v, bslash)),
+                                   _mm_cmplt_epi8(v, space));
+        if (_mm_movemask_epi8(bad))
+            return;
+        s->p += 16;
+    }
+#else
+    (void)s;
+#endif
+}
+
 /* A string at s->p (the opening quote). On success out (if not NULL) covers
  * the raw bytes between the quotes. */
 static int string(struct scan *s, struct ing_span *out)
@@ -290,6 +318,7 @@ static int string(struct scan *s, struct ing_span *out)
 
     for (;;) {
         /* Fast path: most payload bytes are plain ASCII. */
+        skip_plain(s);
         while (s->p < s->end && str_class[*s->p] == C_PLAIN)
             s->p++;
         if (s->p >= s->end)
@@ -557,6 +586,26 @@ int ing_json_extract(const struct ing_jpaths *p, const char *data, size_t len,
 
 /*---- walking validated spans ---------------------------------------------*/
 
+/* The byte after the closing quote of a validated string whose content
+ * starts at p: jump between quotes with memchr and skip the escaped ones (an
+ * odd number of backslashes before them). */
+static uint32_t skip_string(const char *d, uint32_t p, uint32_t end)
+{
+    for (;;) {
+        const char *q = memchr(d + p, '"', end - p);
+        uint32_t at, n = 0;
+
+        if (!q)
+            return end; /* not reached on validated input */
+        at = (uint32_t)(q - d);
+        while (at - n > p && d[at - n - 1] == '\\')
+            n++;
+        if (n % 2 == 0)
+            return at + 1;
+        p = at + 1;
+    }
+}
+
 /* Skip one validated value starting at p; returns the byte after it. */
 static uint32_t skip_value(const char *d, uint32_t p, uint32_t end)
 {
@@ -566,10 +615,7 @@ static uint32_t skip_value(const char *d, uint32_t p, uint32_t end)
         char c = d[p];
 
         if (c == '"') {
-            p++;
-            while (d[p] != '"')
-                p += d[p] == '\\' ? 2 : 1;
-            p++;
+            p = skip_string(d, p + 1, end);
         } else if (c == '{' || c == '[') {
             depth++;
             p++;

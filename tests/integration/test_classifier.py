@@ -81,7 +81,8 @@ def test_classifier_raw_to_enriched_valid_schema(broker, topics, llm):
         assert m['dai_classifier_classified_total{source="llm",category="bug"}'] >= 1
         assert m["dai_classifier_llm_request_duration_seconds_count"] == 4
         assert m["dai_classifier_circuit_state"] == 0
-        assert 'dai_classifier_consumer_lag{partition="0"}' in m
+        daitest.wait_for(lambda: 'dai_classifier_consumer_lag{partition="0"}' in h.metrics(d),
+                         timeout=10, what="per-partition lag published")
         assert "classified key=acme/app:issue:1 category=bug" in d.logs()
     finally:
         assert d.stop() == 0
