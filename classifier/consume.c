@@ -1,11 +1,8 @@
-/* The consume-transform-produce loop: consumes the raw topic in the group,
- * feeds the pipeline, hands LLM work to the LLM client and its answers back,
- * and writes each partition's finished prefix (enriched events and dead
- * letters) inside a Kafka transaction together with the consumed offsets, so
- * readers with read_committed see every input exactly once. Owns the
- * transaction boundaries, rebalances (finish, commit, drop), aborts (rewind
- * to the committed offsets), back-pressure and graceful stop. Classification
- * itself is the pipeline's; reading state back is rebuild.c's. */
+/* The consume-transform-produce loop: feeds the pipeline from the raw topic,
+ * shuttles LLM work and answers, and writes each partition's finished prefix
+ * (enriched events, dead letters) in a Kafka transaction with the consumed
+ * offsets. Owns transaction boundaries, rebalances, abort/rewind,
+ * back-pressure and graceful stop; classification is the pipeline's. */
 #include "classifier.h"
 
 #include <errno.h>

@@ -1,11 +1,8 @@
-/* The LLM client: an OpenAI-compatible Chat Completions client on one thread
- * driving a libcurl multi handle, so up to llm.max_concurrency requests run
- * at once. It owns retries (backoff + jitter, Retry-After), the one repair
- * turn after an invalid reply, the response-format downgrade for servers
- * without JSON-schema support, and the circuit breaker. Callers submit from
- * one thread and drain finished results on it; prompt building and reply
- * validation are prompt.c and verdict.c. The API key is only ever put in a
- * request header. */
+/* The LLM client: OpenAI-compatible Chat Completions on one thread driving a
+ * libcurl multi handle (up to llm.max_concurrency requests at once), with
+ * retries (backoff + jitter, Retry-After), one repair turn, response-format
+ * downgrade and the circuit breaker. Callers submit and drain on their own
+ * thread; prompts and reply validation are prompt.c and verdict.c. */
 #include "classifier.h"
 
 #include <curl/curl.h>
@@ -200,17 +197,21 @@ static void start_queued(struct cls_llm *l)
 {
     while (l->active < l->cfg->llm_max_concurrency && l->queue.head) {
         struct llm_req *r = pop(&l->queue);
-        bool allowed, probe;
+        bool allowed = true, probe = r->probe;
 
-        pthread_mutex_lock(&l->mu);
-        allowed = cls_breaker_allow(&l->breaker, mono_ms(), &probe);
-        publish_breaker(l);
-        pthread_mutex_unlock(&l->mu);
+        /* A probe sent again after a response-format downgrade is still the
+         * probe: asking the half-open breaker again would refuse it. */
+        if (!probe) {
+            pthread_mutex_lock(&l->mu);
+            allowed = cls_breaker_allow(&l->breaker, mono_ms(), &probe);
+            publish_breaker(l);
+            pthread_mutex_unlock(&l->mu);
+        }
         if (!allowed) {
             finish(l, r, false, "circuit_open");
             continue;
         }
-        if (probe)
+        if (probe && !r->probe)
             DAI_INFO("llm circuit half-open: sending a probe request");
         r->probe = probe;
         if (start(l, r)) {

@@ -1,10 +1,8 @@
-/* The pipeline between the consumer and the producer: each consumed raw
- * message becomes a job that is parsed (or dead-lettered), routed (classify /
- * reuse / never seen), parked behind earlier jobs of the same key while their
- * classification is pending, classified by the LLM (through ops) or offline,
- * and finally handed out in offset order per partition. Per-key order and
- * "each input yields exactly one output" are decided here; Kafka and HTTP are
- * not (consume.c, llm_client.c). Single-threaded: the consume loop owns it. */
+/* The pipeline between consumer and producer: each raw message becomes a job
+ * that is parsed (or dead-lettered), routed (classify / reuse / never seen),
+ * parked behind pending jobs of its key, classified by the LLM (via ops) or
+ * offline, and handed out in offset order per partition — per-key order and
+ * one output per input are decided here. No Kafka, no HTTP; single-threaded. */
 #include "classifier.h"
 
 #include <errno.h>

@@ -1,10 +1,8 @@
-/* The state reader: a second, group-less consumer that reads the enriched
- * topic (read_committed, every partition, from the beginning) and applies
- * each record to the key table, so a (re)started or newly assigned instance
- * knows every issue's latest committed classification and never sends an
- * unchanged issue to the LLM again. Catch-up reads up to the end offsets as
- * of the call; between catch-ups the loop applies what arrives. Deciding
- * which record wins is the state table's job (cls_state_apply_record). */
+/* The state reader: a group-less consumer of the enriched topic
+ * (read_committed, every partition, from the beginning) that applies each
+ * record to the key table, so a (re)started or newly assigned instance never
+ * sends an unchanged issue to the LLM again. Catch-up reads to the end as of
+ * the call; which record wins is the state table's call. */
 #include "classifier.h"
 
 #include <errno.h>

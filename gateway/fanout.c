@@ -373,16 +373,32 @@ static void deliver(struct gw_fanout *f, struct gw_update *u)
     }
 }
 
+/* Microseconds until the inbox should be delivered: 0 = now, -1 = empty.
+ * With ws.batch_delay, updates wait until the oldest is that old, so a
+ * burst goes out in one write per client instead of one per update. */
+static long long inbox_due_in(struct gw_fanout *f, long long now)
+{
+    long long due = -1;
+
+    pthread_mutex_lock(&f->mu);
+    if (f->adopts) {
+        due = 0;
+    } else if (f->inbox_n) {
+        due = f->inbox[0]->received_us + (long long)f->opt.batch_delay_ms * 1000 - now;
+        if (due < 0)
+            due = 0;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return due;
+}
+
 static void drain_inbox(struct gw_fanout *f)
 {
     struct gw_update **batch;
     struct adopt *adopts;
     long long batch_us[256];
     size_t n;
-    uint64_t cnt;
 
-    if (read(f->evfd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-        DAI_DEBUG("fanout eventfd read failed errno=%d", errno);
     pthread_mutex_lock(&f->mu);
     batch = f->inbox;
     n = f->inbox_n;
@@ -476,7 +492,14 @@ static void *loop(void *arg)
     for (;;) {
         long long now = dai_mono_us();
         int timeout = (int)((next_tick - now) / 1000), n;
+        long long due = inbox_due_in(f, now);
 
+        if (due == 0) {
+            drain_inbox(f);
+            now = dai_mono_us();
+        } else if (due > 0 && due / 1000 < timeout) {
+            timeout = (int)((due + 999) / 1000);
+        }
         if (atomic_load(&f->stopping) && !stopping) {
             stopping = true;
             begin_stop(f);
@@ -490,7 +513,11 @@ static void *loop(void *arg)
             struct client *c = evs[i].data.ptr;
 
             if (!c) {
-                drain_inbox(f);
+                uint64_t cnt;
+
+                /* Only a wake-up: the inbox is looked at once per turn. */
+                if (read(f->evfd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+                    DAI_DEBUG("fanout eventfd read failed errno=%d", errno);
                 continue;
             }
             if (c->dead)

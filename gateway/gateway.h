@@ -467,6 +467,7 @@ struct gw_config {
     int ws_ping_interval_ms;        /* ws.ping_interval */
     int ws_idle_timeout_ms;         /* ws.idle_timeout */
     int ws_close_timeout_ms;        /* ws.close_timeout */
+    int ws_batch_delay_ms;          /* ws.batch_delay */
     int ws_resume_entries;          /* ws.resume_entries */
     size_t ws_resume_bytes;         /* ws.resume_bytes */
     /* Built by gw_options_load from the tokens above or gateway.tokens. */
@@ -498,6 +499,7 @@ DAI_MUST_CHECK int gw_metrics_init(struct gw_metrics *m, struct dai_metrics *reg
 struct gw_fanout_options {
     struct gw_session_limits limits;
     int ping_interval_ms, idle_timeout_ms, close_timeout_ms;
+    int batch_delay_ms;  /* hold updates this long so several share one write per client */
     unsigned max_clients;
     size_t resume_entries, resume_bytes;
     size_t sndbuf;

@@ -28,6 +28,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
         .ping_interval_ms = cfg->ws_ping_interval_ms,
         .idle_timeout_ms = cfg->ws_idle_timeout_ms,
         .close_timeout_ms = cfg->ws_close_timeout_ms,
+        .batch_delay_ms = cfg->ws_batch_delay_ms,
         .max_clients = (unsigned)cfg->ws_max_clients,
         .resume_entries = (size_t)cfg->ws_resume_entries,
         .resume_bytes = cfg->ws_resume_bytes,

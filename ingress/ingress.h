@@ -110,6 +110,7 @@ struct ing_delivery {
     struct ing_ctx *ctx;
     struct dai_http_request *req;
     enum ing_event event;
+    char event_name[33];          /* X-GitHub-Event as sent, sanitised (for the log) */
     char guid[ING_GUID_MAX + 1];
     char hook_id[24];
     char signature[80];           /* X-Hub-Signature-256 (not logged) */

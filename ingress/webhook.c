@@ -40,10 +40,27 @@ static void count(struct ing_stats *st, enum ing_event ev, enum ing_reason reaso
         dai_metric_add(st->ignored, 1, e);
 }
 
+/* The X-GitHub-Event value for the log line: at most 32 bytes of
+ * [a-z0-9_.-], anything else replaced, so a client cannot forge log fields.
+ * The metric label stays the bounded ing_event_name. */
+static void event_text(const char *h, char out[33])
+{
+    size_t i = 0;
+
+    for (; h && h[i] && i < 32; i++) {
+        char c = h[i];
+        out[i] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                  c == '.') ? c : '?';
+    }
+    if (i == 0)
+        out[i++] = '-';
+    out[i] = '\0';
+}
+
 /* The one line per delivery: ids, what it was, what we answered, how long it
  * took. Never the body, the signature or anything from the payload but the
  * (sanitised) action and the key. */
-static void log_delivery(const char *guid, enum ing_event ev, const struct ing_event_info *info,
+static void log_delivery(const char *guid, const char *event, const struct ing_event_info *info,
                          unsigned status, const char *outcome, long long started_us,
                          const char *why)
 {
@@ -53,7 +70,7 @@ static void log_delivery(const char *guid, enum ing_event ev, const struct ing_e
     if (!dai_log_enabled(lvl))
         return;
     dai_log(lvl, "delivery delivery_id=%s event=%s action=%s key=%s status=%u outcome=%s "
-            "latency_ms=%.2f%s%s%s", guid && *guid ? guid : "-", ing_event_name(ev),
+            "latency_ms=%.2f%s%s%s", guid && *guid ? guid : "-", event,
             info && info->action[0] ? info->action : "-",
             info && info->key_len ? info->key : "-", status, outcome, ms,
             why ? " error=\"" : "", why ? why : "", why ? "\"" : "");
@@ -73,7 +90,7 @@ void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_
     if (dai_lifecycle_stopping())
         all[n++] = (struct dai_http_header){"Connection", "close"};
     count(d->ctx->stats, d->event, reason, outcome);
-    log_delivery(d->guid, d->event, &d->info, status, outcome, d->req->started_us,
+    log_delivery(d->guid, d->event_name, &d->info, status, outcome, d->req->started_us,
                  reason != ING_R_COUNT && status >= 500 ? outcome : NULL);
     rc = dai_http_resume_with(d->req, status, JSON_TYPE, body, len, all, n);
     if (rc && rc != -ECANCELED)
@@ -106,10 +123,12 @@ static enum dai_http_next refuse(struct ing_ctx *ctx, struct dai_http_request *r
                                  enum ing_reason reason, const char *message,
                                  const struct dai_http_header *hdrs, size_t n_hdrs)
 {
+    char event[33];
     int rc;
 
+    event_text(dai_http_header(req, "X-GitHub-Event"), event);
     count(ctx->stats, ev, reason, NULL);
-    log_delivery(guid, ev, NULL, status, ing_reason_name(reason), req->started_us, NULL);
+    log_delivery(guid, event, NULL, status, ing_reason_name(reason), req->started_us, NULL);
     rc = dai_http_respond_error(req, status, ing_reason_name(reason), message, hdrs, n_hdrs);
     if (rc)
         DAI_ERROR("cannot queue a %u response: %s", status, dai_strerror(rc));
@@ -180,7 +199,7 @@ static void reap(struct ing_uploads *u, struct ing_delivery *d)
 
     d->reaped = true;
     count(u->ctx->stats, d->event, ING_R_REQUEST_TIMEOUT, NULL);
-    log_delivery(d->guid, d->event, NULL, 408, "request_timeout", d->req->started_us, NULL);
+    log_delivery(d->guid, d->event_name, NULL, 408, "request_timeout", d->req->started_us, NULL);
     if (!ci)
         return;
     /* Best effort: the client may not be reading; the shutdown is what counts. */
@@ -344,6 +363,7 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
     d->ctx = ctx;
     d->req = req;
     d->event = ev;
+    event_text(evh, d->event_name);
     d->form = form;
     d->received_ms = dai_now_ms();
     snprintf(d->guid, sizeof(d->guid), "%s", guid);
@@ -409,8 +429,8 @@ static void on_complete(void *ud, struct dai_http_request *req)
         unwatch_locked(ctx->uploads, d);
         if (req->status == 413) {
             count(ctx->stats, d->event, ING_R_TOO_LARGE, NULL);
-            log_delivery(d->guid, d->event, NULL, 413, "payload_too_large", req->started_us,
-                         NULL);
+            log_delivery(d->guid, d->event_name, NULL, 413, "payload_too_large",
+                         req->started_us, NULL);
         } else {
             DAI_DEBUG("delivery abandoned by the client delivery_id=%s", d->guid);
         }

@@ -93,6 +93,10 @@ struct client {
 
 static uint32_t *lags;
 static size_t n_lags, cap_lags;
+/* Per-second lag histograms over the window (1 ms buckets up to 5 s). */
+#define SEC_MAX 600
+#define HBUCKETS 5001
+static uint32_t (*sec_hist)[HBUCKETS];
 static atomic_llong produced, prod_start_us, prod_end_us;
 static unsigned long long total_msgs, closes;
 static long long window_start, window_end; /* steady window (mono µs) */
@@ -109,13 +113,20 @@ static void on_text(struct client *c, const unsigned char *p, size_t n)
     t = strtoll(m + sizeof(mark) - 1, NULL, 10);
     c->msgs++;
     total_msgs++;
-    if (mono >= window_start && mono < window_end)
+    if (mono >= window_start && mono < window_end) {
+        size_t sec = (size_t)((mono - window_start) / 1000000);
+        long long ms = (now > t ? now - t : 0) / 1000;
+
         window_msgs++;
-    if (n_lags == cap_lags) {
-        cap_lags = cap_lags ? cap_lags * 2 : 1 << 20;
-        lags = realloc(lags, cap_lags * sizeof(*lags));
+        if (sec < SEC_MAX)
+            sec_hist[sec][ms < HBUCKETS - 1 ? ms : HBUCKETS - 1]++;
+        /* Percentiles cover the steady window only, not the warm-up. */
+        if (n_lags == cap_lags) {
+            cap_lags = cap_lags ? cap_lags * 2 : 1 << 20;
+            lags = realloc(lags, cap_lags * sizeof(*lags));
+        }
+        lags[n_lags++] = (uint32_t)(now > t ? now - t : 0);
     }
-    lags[n_lags++] = (uint32_t)(now > t ? now - t : 0);
 }
 
 static void send_pong(struct client *c, const unsigned char *p, size_t n)
@@ -352,6 +363,7 @@ static int ws_mode(int argc, char **argv)
         return 2;
     }
     cl = calloc((size_t)nclients, sizeof(*cl));
+    sec_hist = calloc(SEC_MAX, sizeof(*sec_hist));
     ep = epoll_create1(0);
     for (int i = 0; i < nclients; i++) {
         struct epoll_event ev = {.events = EPOLLIN};
@@ -391,7 +403,6 @@ static int ws_mode(int argc, char **argv)
             break;
     }
     pthread_join(th, NULL);
-    /* Lags of the warm-up are included; they are few and not faster. */
     qsort(lags, n_lags, sizeof(*lags), cmp_u32);
     printf("produced=%lld\n", (long long)atomic_load(&produced));
     printf("expected=%lld\n", (long long)atomic_load(&produced) * nclients);
@@ -403,6 +414,21 @@ static int ws_mode(int argc, char **argv)
     printf("lag_p99_ms=%.2f\n", pct(lags, n_lags, 0.99) / 1000.0);
     printf("lag_max_ms=%.2f\n", n_lags ? lags[n_lags - 1] / 1000.0 : 0.0);
     printf("server_closes=%llu\n", closes);
+    printf("per_second_p99_ms=");
+    for (int sec = 0; sec < (int)seconds && sec < SEC_MAX; sec++) {
+        unsigned long long tot = 0, acc = 0;
+        int b = 0;
+
+        for (int k = 0; k < HBUCKETS; k++)
+            tot += sec_hist[sec][k];
+        for (; b < HBUCKETS && tot; b++) {
+            acc += sec_hist[sec][b];
+            if (acc * 100 >= tot * 99)
+                break;
+        }
+        printf("%s%d", sec ? "," : "", b);
+    }
+    printf("\n");
     printf("connections_lost=%u\n", failed);
     for (int i = 0; i < nclients; i++) {
         free(cl[i].buf);

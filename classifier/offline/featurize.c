@@ -188,7 +188,8 @@ void cls_lexicon_init(struct cls_lexicon *lex)
         size_t s;
 
         if (sp)
-            k = hash_pair(cls_hash_token(p, (size_t)(sp - p)), cls_hash_token(sp + 1, strlen(sp + 1)));
+            k = hash_pair(cls_hash_token(p, (size_t)(sp - p)),
+                          cls_hash_token(sp + 1, strlen(sp + 1)));
         else
             k = cls_hash_token(p, strlen(p));
         k = lex_key(k);

@@ -97,7 +97,7 @@ struct cls_feat {
 };
 
 /* Per-thread workspace; one per concurrent caller. */
-#define CLS_FEAT_MAX 8192u
+#define CLS_FEAT_MAX 4096u /* ample for body_max <= 4000 */
 struct cls_feat_buf {
     struct cls_feat v[CLS_FEAT_MAX];
     size_t n;

@@ -18,7 +18,10 @@
  * 40  f32 da_weight      44  f32 temperature     48 f32 bias[3]
  * 60  f32 wscale[3]      72  f32 idf_scale       76 u32 n_train
  * 80  u32 n_repos        84  n_repos * 64 bytes of NUL-padded "owner/name"
- * then u8 idf[2^bits], i16 w[2^bits][3], u32 CRC-32 of all preceding bytes. */
+ * then u8 idf[2^bits], i16 w[2^bits][3], u32 CRC-32 of all preceding bytes.
+ * Bump CLS_MODEL_FORMAT whenever featurize.c changes what a row means
+ * (tokeniser, hashing, signals): an old file would otherwise load cleanly and
+ * score garbage. */
 #define HDR_FIXED 84u
 
 uint32_t cls_crc32(const unsigned char *p, size_t n)
@@ -282,6 +285,11 @@ int cls_model_repo_index(const struct cls_offline_model *m, const char *repo)
     return -1;
 }
 
+static size_t da_off(uint32_t idx, unsigned k, unsigned bits)
+{
+    return (size_t)cls_feat_da_row(idx, k, bits) * 4;
+}
+
 void cls_model_logits(const struct cls_offline_model *m, const struct cls_issue_text *in,
                       struct cls_feat_buf *b, float z[CLS_N_CLASSES])
 {
@@ -301,14 +309,13 @@ void cls_model_logits(const struct cls_offline_model *m, const struct cls_issue_
     if (k >= 0) {
         /* the per-repository copies live at unrelated rows: prefetch ahead */
         for (size_t i = 0; i < b->n && i < 16; i++)
-            __builtin_prefetch(m->tab + (size_t)cls_feat_da_row(b->v[i].idx, (unsigned)k, bits) * 4);
+            __builtin_prefetch(m->tab + da_off(b->v[i].idx, (unsigned)k, bits));
         for (size_t i = 0; i < b->n; i++) {
             const int16_t *r2;
             float v = b->v[i].val * da;
             if (i + 16 < b->n)
-                __builtin_prefetch(m->tab +
-                                   (size_t)cls_feat_da_row(b->v[i + 16].idx, (unsigned)k, bits) * 4);
-            r2 = m->tab + (size_t)cls_feat_da_row(b->v[i].idx, (unsigned)k, bits) * 4;
+                __builtin_prefetch(m->tab + da_off(b->v[i + 16].idx, (unsigned)k, bits));
+            r2 = m->tab + da_off(b->v[i].idx, (unsigned)k, bits);
             acc[0] += v * r2[0];
             acc[1] += v * r2[1];
             acc[2] += v * r2[2];

@@ -7,21 +7,21 @@ CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/featurize.c \
                     classifier/offline/offline.c
 CLS_OFFLINE_OBJS := $(CLS_OFFLINE_SRCS:%.c=$(BUILD)/%.o)
 CLS_OFFLINE_LIB  := $(BUILD)/libcls_offline.a
-CLS_TRAIN_OBJ    := $(BUILD)/classifier/offline/train.o
+CLS_TRAIN_OBJS   := $(BUILD)/classifier/offline/train.o $(BUILD)/classifier/offline/trainset.o
 CLS_TRAIN_BIN    := $(BUILD)/tools/dispatchai-train
 CLS_MODEL        ?= classifier/model/offline-model.bin
 DATA             ?= ../shared/data/issues-labeled-train.csv
 
 DAEMON_LIBS += $(CLS_OFFLINE_LIB)
 TOOL_BINS   += $(CLS_TRAIN_BIN)
-ALL_OBJS    += $(CLS_OFFLINE_OBJS) $(CLS_TRAIN_OBJ)
+ALL_OBJS    += $(CLS_OFFLINE_OBJS) $(CLS_TRAIN_OBJS)
 
 $(CLS_OFFLINE_LIB): $(CLS_OFFLINE_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
 # The trainer needs only the offline library and libm, not libdispatchai.
-$(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJ) $(CLS_OFFLINE_LIB)
+$(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJS) $(CLS_OFFLINE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 

@@ -2,7 +2,7 @@
  * weights file, and turning the linear model's calibrated class
  * probabilities plus rule signals into a full classification (category,
  * priority, effort, team, confidence, reasoning, tags, summary). Feature
- * extraction and scoring live in features.c and model.c. */
+ * extraction and scoring live in featurize.c and model.c. */
 #include "offline.h"
 #include "model.h"
 
@@ -419,6 +419,19 @@ static void make_summary(const struct cls_issue_text *in, const struct cls_signa
     }
 }
 
+/* Function words carry weight in the model but explain nothing to a reader. */
+static bool stopword(const char *w, size_t n)
+{
+    static const char *const stop[] = {"the", "a", "an", "to", "of", "in", "on", "for", "with",
+                                       "when", "and", "or", "is", "it", "be", "by", "from", "at",
+                                       "as", "this", "that", "after", "into", "using", "while",
+                                       "are", "was", "if", "my", "we", "can", "should"};
+    for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+        if (strlen(stop[i]) == n && !strncasecmp(stop[i], w, n))
+            return true;
+    return false;
+}
+
 static void explain(const struct cls_offline_model *m, const struct cls_issue_text *in,
                     const float p[CLS_N_CLASSES], int cls, const struct cls_signals *sig,
                     const char *rule, const char *team, const char *team_why,
@@ -447,7 +460,7 @@ static void explain(const struct cls_offline_model *m, const struct cls_issue_te
             if (top[k] >= 0 && w[top[k]].len == w[i].len &&
                 !strncasecmp(in->title + w[top[k]].off, in->title + w[i].off, w[i].len))
                 dup = true;
-        if (dup || v <= 0 || in->title_len == 0)
+        if (dup || v <= 0 || stopword(in->title + w[i].off, w[i].len))
             continue;
         for (int k = 0; k < 3; k++)
             if (top[k] < 0 || v > topv[k]) {

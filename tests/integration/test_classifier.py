@@ -175,6 +175,34 @@ def test_classifier_poison_goes_to_dlq_and_partition_moves_on(broker, topics, ll
         assert d.stop() == 0
 
 
+def test_classifier_oversized_events_are_dead_lettered(broker, topics):
+    raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    key = "acme/app:issue:6"
+    # a raw event just under the 4 KiB cap: fits, but not once classified
+    near = h.raw_event(6, title="Crash", body="")[1]
+    near["issue"]["body"] = "x" * (4060 - len(json.dumps(near)))
+    assert len(json.dumps(near)) <= 4096
+    huge = h.raw_event(6, action="edited", title="Crash", body="y" * 6000, changes=["body"])[1]
+    after = h.raw_event(6, action="closed", title="Crash", body="short")[1]
+    d = h.classifier(broker.bootstrap, topics, env={"CLASSIFIER_MAX_MESSAGE_BYTES": "4096"})
+    d.start()
+    try:
+        h.produce_many(broker.bootstrap, raw, [(key, near), (key, huge), (key, after)])
+        got = h.enriched(broker.bootstrap, topics, expect=1)
+        assert [m["value"]["action"] for m in got] == ["closed"]
+        dlq = sorted(daitest.consume(broker.bootstrap, topics["KAFKA_TOPIC_DLQ"], expect=2),
+                     key=lambda m: int(m["headers"]["dlq-original-offset"]))
+        assert len(dlq) == 2
+        assert dlq[0]["headers"]["dlq-reason"].startswith("enriched_too_big")
+        assert dlq[0]["value"] == near
+        assert dlq[1]["headers"]["dlq-reason"].startswith("too_big")
+        assert "payload of" in dlq[1]["headers"]["dlq-reason"]
+        assert not dlq[1]["value"]
+        assert h.metric(d, "dai_classifier_transactions_total{outcome=\"abort\"}") == 0
+    finally:
+        assert d.stop() == 0
+
+
 def test_classifier_offline_when_no_llm(broker, topics):
     d = h.classifier(broker.bootstrap, topics).start()
     try:
@@ -244,6 +272,7 @@ def test_classifier_jsonl_cli(llm):
 
     # with an LLM configured the same lines go to it (in order), unless --offline
     r = _jsonl([], lines, env={"LLM_BASE_URL": llm.base_url})
+    assert r.returncode == 0, r.stderr
     out = [json.loads(l) for l in r.stdout.splitlines()]
     assert [o.get("source") for o in out] == ["llm", None, None, "llm", "llm"]
     assert out[3]["category"] == "security"

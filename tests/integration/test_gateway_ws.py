@@ -353,6 +353,27 @@ def test_ws_handshake_refusals(gw):
     run(limit())
 
 
+def test_ws_batch_delay_holds_updates_and_sends_them_together(broker, topics):
+    t = topics["KAFKA_TOPIC_ENRICHED_ISSUES"]
+    ensure_topic(broker, t)
+    g = gateway(broker, topics, env={"GATEWAY_WS_BATCH_DELAY": "400ms"}).start()
+    try:
+        async def go():
+            async with websockets.connect(ws_url(g), extra_headers=READ) as ws:
+                await recv_json(ws)
+                produce_events(broker.bootstrap, t, [enriched(number=n) for n in (1, 2, 3)])
+                got = sorted([num(await recv_json(ws)) for _ in range(3)])
+                assert got == [1, 2, 3]
+        run(go())
+        _, _, m = daitest.request("GET", g.url + "/metrics")
+        text = m.decode()
+        # Every update waited in the inbox for the delay: none was out in <= 250 ms.
+        assert re.search(r'^gateway_ws_fanout_seconds_bucket\{le="0.25"\} 0$', text, re.M)
+        assert re.search(r"^gateway_ws_fanout_seconds_count 3$", text, re.M)
+    finally:
+        assert g.stop() == 0
+
+
 def test_ws_origin_policy(broker, topics):
     ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
     g = gateway(broker, topics, env={"GATEWAY_CORS_ORIGINS": "https://dash.example"}).start()

@@ -188,6 +188,13 @@ def test_exact_statuses_for_bad_requests(broker, topics, ingress):
     assert (st, resp) == (200, {"status": "pong"})
     st, _, resp = post(ingress, "push", b'{"ref":"refs/heads/main"}')
     assert (st, resp) == (202, {"status": "ignored"})
+    # The log names the event as sent; the metric label stays bounded ("other").
+    wait_for(lambda: "event=push action=- key=- status=202 outcome=ignored" in ingress.logs(),
+             timeout=5, what="ignored delivery log line")
+    st, _, _ = post(ingress, "push\" injected=1", b"{}")
+    assert st == 202
+    wait_for(lambda: "event=push??injected?1 " in ingress.logs(), timeout=5,
+             what="sanitised event name")
     time.sleep(0.5)
     assert consume(broker.bootstrap, raw_topic(topics)) == []
 

@@ -51,9 +51,12 @@ static int setup(void **state)
     f = fopen(model_path(), "rb");
     if (!f)
         return -1;
-    fseek(f, 0, SEEK_END);
+    if (fseek(f, 0, SEEK_END) || ftell(f) <= 0) {
+        fclose(f);
+        return -1;
+    }
     fx->len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
+    rewind(f);
     fx->img = malloc(fx->len);
     if (!fx->img || fread(fx->img, 1, fx->len, f) != fx->len) {
         fclose(f);
@@ -322,7 +325,8 @@ static void test_offline_valid_on_awkward_inputs(void **state)
     classify_tb(fx->m, "[]:", "### \n\n###");
     classify_tb(fx->m, "[unterminated prefix", "**");
     classify_tb(fx->m, "Big body", huge);
-    classify_tb(fx->m, "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x90\x9b emoji title", "r\xc3\xa9sum\xc3\xa9");
+    classify_tb(fx->m, "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x90\x9b emoji title",
+                "r\xc3\xa9sum\xc3\xa9");
     classify_tb(fx->m, "ctrl\x01\x02\x1b[31m chars\t\r\n", "body\x7f");
     t = text_of("x", NULL);
     t.title = bin_title;
