@@ -83,7 +83,7 @@ test-integration: $(DAEMON_BINS) $(TOOL_BINS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san BINDIR=build-san/bin OPTFLAGS="-O1 -g" \
-	    SANFLAGS="$(SAN)" all test-unit
+	    SANFLAGS="$(SAN)" all test-unit fuzz-regress
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
 	    $(MAKE) --no-print-directory BUILD=build-san BINDIR=build-san/bin OPTFLAGS="-O1 -g" \
