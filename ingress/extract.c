@@ -6,6 +6,8 @@
  * Turning spans into our event is normalize.c's job. */
 #include "extract.h"
 
+#include <dispatchai/hmac.h>
+
 #include <errno.h>
 #include <stdio.h>
 #ifdef __SSE2__
@@ -187,24 +189,13 @@ static void skip_ws(struct scan *s)
         s->p++;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at p (bounds checked by the caller). -1 if not hex. */
 static long hex4(const unsigned char *p)
 {
     long v = 0;
 
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = dai_hex_digit((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = (v << 4) | h;

@@ -4,19 +4,10 @@
  * verification (webhook.c); this file only decodes. */
 #include "normalize.h"
 
+#include <dispatchai/hmac.h>
+
 #include <stdio.h>
 #include <string.h>
-
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decode s[0..n) into out. */
 static int decode(const char *s, size_t n, struct dai_buf *out, char *err, size_t errlen)
@@ -41,7 +32,7 @@ static int decode(const char *s, size_t n, struct dai_buf *out, char *err, size_
         i += run;
         if (i >= n)
             break;
-        if (n - i < 3 || (hi = hexdig(s[i + 1])) < 0 || (lo = hexdig(s[i + 2])) < 0) {
+        if (n - i < 3 || (hi = dai_hex_digit((unsigned char)s[i + 1])) < 0 || (lo = dai_hex_digit((unsigned char)s[i + 2])) < 0) {
             snprintf(err, errlen, "form body: malformed %%-escape at offset %zu", i);
             return DAI_EPARSE;
         }

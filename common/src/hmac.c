@@ -49,7 +49,7 @@ void dai_hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_val(char c)
+int dai_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -65,8 +65,8 @@ int dai_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t ou
     if (!hex || outlen > SIZE_MAX / 2 || hexlen != 2 * outlen)
         return DAI_EPARSE;
     for (size_t i = 0; i < outlen; i++) {
-        int hi = hex_val(hex[2 * i]);
-        int lo = hex_val(hex[2 * i + 1]);
+        int hi = dai_hex_digit((unsigned char)hex[2 * i]);
+        int lo = dai_hex_digit((unsigned char)hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return DAI_EPARSE;

@@ -14,6 +14,10 @@
 void dai_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                      unsigned char out[DAI_SHA256_LEN]);
 
+/* Value of one hex digit (either case), or -1. Shared with the ingress's
+ * %XX and \uXXXX decoders. */
+int dai_hex_digit(int c);
+
 /* Lower-case hex; out holds 2*n + 1 bytes (NUL-terminated). */
 void dai_hex_encode(const unsigned char *in, size_t n, char *out);
 
