@@ -55,12 +55,13 @@ async function newPage(ctx, label, viewport) {
   if (viewport) await p.setViewportSize(viewport);
   p.on('pageerror', (e) => pageErrors.push(label + ': ' + e.message));
   p.on('console', (m) => {
-    /* Expected: a WebSocket that fails while the gateway is down, and the
-     * 403 the read-only token provokes. Any other console error (a CSP
-     * violation, a script error, a missing file) is not. */
+    /* Expected: a WebSocket that fails while the gateway is down, the 503
+     * (not ready, Retry-After) a restarted gateway answers while it catches
+     * up, and the 403 the read-only token provokes. Any other console error
+     * (a CSP violation, a script error, a missing file) is not. */
     const expected = cfg.scenario === 'private' ?
-      /WebSocket connection to .* failed|status of 401 \(Unauthorized\)/ :
-      /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|status of 403 \(Forbidden\)/;
+      /WebSocket connection to .* failed|status of 401 \(Unauthorized\)|status of 503 \(Service Unavailable\)/ :
+      /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|status of 403 \(Forbidden\)|status of 503 \(Service Unavailable\)/;
     if (m.type() === 'error' && !expected.test(m.text()))
       pageErrors.push(label + ' console: ' + m.text());
   });
