@@ -160,53 +160,62 @@ static int parse_digits(const char *s, unsigned long long *v, const char **end)
     return 0;
 }
 
-/* Bytes, or binary units only: "k"/"KB" mean 1000 in some tools and 1024 in
- * others, so we accept just the unambiguous KiB/MiB/GiB/TiB. */
-int dai_parse_size(const char *s, size_t *out)
+struct unit {
+    const char *name; /* matched case-insensitively, "" = no unit */
+    unsigned long long mult;
+};
+
+/* "<digits><blank><unit>" with the first unit of the table that matches the
+ * rest exactly; the value times its multiplier must not exceed max. */
+static int parse_with_units(const char *s, const struct unit *units, size_t n_units,
+                            unsigned long long max, unsigned long long *out)
 {
-    static const struct { const char *unit; unsigned long long mult; } units[] = {
-        { "", 1 }, { "b", 1 }, { "kib", 1ull << 10 }, { "mib", 1ull << 20 },
-        { "gib", 1ull << 30 }, { "tib", 1ull << 40 },
-    };
     unsigned long long v;
     const char *end;
 
     if (!s || parse_digits(s, &v, &end))
         return DAI_EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        size_t n = strlen(units[i].unit);
+    for (size_t i = 0; i < n_units; i++) {
+        size_t n = strlen(units[i].name);
 
-        if (strncasecmp(end, units[i].unit, n) == 0 && rest_blank(end + n)) {
-            if (v > SIZE_MAX / units[i].mult)
+        if (strncasecmp(end, units[i].name, n) == 0 && rest_blank(end + n)) {
+            if (v > max / units[i].mult)
                 return DAI_EINVAL;
-            *out = (size_t)(v * units[i].mult);
+            *out = v * units[i].mult;
             return 0;
         }
     }
     return DAI_EINVAL;
 }
 
-int dai_parse_ms(const char *s, int *out)
+/* Bytes, or binary units only: "k"/"KB" mean 1000 in some tools and 1024 in
+ * others, so we accept just the unambiguous KiB/MiB/GiB/TiB. */
+int dai_parse_size(const char *s, size_t *out)
 {
-    static const struct { const char *unit; unsigned long long mult; } units[] = {
-        { "ms", 1 }, { "min", 60000 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1 },
+    static const struct unit units[] = {
+        {"", 1}, {"b", 1}, {"kib", 1ull << 10}, {"mib", 1ull << 20},
+        {"gib", 1ull << 30}, {"tib", 1ull << 40},
     };
     unsigned long long v;
-    const char *end;
+    int rc = parse_with_units(s, units, sizeof(units) / sizeof(units[0]), SIZE_MAX, &v);
 
-    if (!s || parse_digits(s, &v, &end))
-        return DAI_EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        size_t n = strlen(units[i].unit);
+    if (!rc)
+        *out = (size_t)v;
+    return rc;
+}
 
-        if (strncasecmp(end, units[i].unit, n) == 0 && rest_blank(end + n)) {
-            if (v > (unsigned long long)INT_MAX / units[i].mult)
-                return DAI_EINVAL;
-            *out = (int)(v * units[i].mult);
-            return 0;
-        }
-    }
-    return DAI_EINVAL;
+int dai_parse_ms(const char *s, int *out)
+{
+    /* "ms" and "min" come before "m" and "s" so the longer unit wins. */
+    static const struct unit units[] = {
+        {"ms", 1}, {"min", 60000}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1},
+    };
+    unsigned long long v;
+    int rc = parse_with_units(s, units, sizeof(units) / sizeof(units[0]), INT_MAX, &v);
+
+    if (!rc)
+        *out = (int)v;
+    return rc;
 }
 
 static int parse_int(const char *s, int *out)

@@ -3,6 +3,7 @@
  * and a differential run against jansson over thousands of mutated real
  * payloads (same accept/reject decision, same decoded strings). */
 #include "../../ingress/extract.h"
+#include "stubs/fixture.h"
 
 #include <jansson.h>
 #include <setjmp.h>
@@ -276,40 +277,6 @@ static void test_ingress_extract_path_errors(void **state)
 
 /*---- differential test against jansson ------------------------------------*/
 
-/* tests/fixtures/github/<name>, found from this file's path (the tests run
- * from the repository root) unless DAI_FIXTURES_DIR says otherwise. */
-static void fixture_path(char *out, size_t n, const char *name)
-{
-    const char *dir = getenv("DAI_FIXTURES_DIR");
-    const char *slash = strrchr(__FILE__, '/');
-
-    if (dir)
-        snprintf(out, n, "%s/%s", dir, name);
-    else
-        snprintf(out, n, "%.*s/../fixtures/github/%s",
-                 slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
-
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void)
 {
@@ -345,7 +312,6 @@ static void test_ingress_extract_matches_jansson_on_mutations(void **state)
                                                 0x80, 0xbf, 0xc0, 0xc3, 0xed, 0xf0, 0xf5, 0xff};
     struct ing_jpaths *p = paths();
     struct ing_span sp[X_N];
-    char path[512];
     int accepted = 0, rejected = 0, total = 0;
 
     (void)state;
@@ -353,10 +319,9 @@ static void test_ingress_extract_matches_jansson_on_mutations(void **state)
         size_t len = 0;
         char *orig, *doc;
 
-        fixture_path(path, sizeof(path), fixtures[f]);
-        orig = read_file(path, &len);
+        orig = test_fixture_read(fixtures[f], &len);
         if (!orig)
-            fail_msg("cannot read fixture %s", path);
+            fail_msg("cannot read fixture %s", fixtures[f]);
         doc = malloc(len);
         assert_non_null(doc);
         for (int iter = 0; iter < 2500; iter++) {

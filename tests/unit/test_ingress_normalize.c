@@ -3,6 +3,7 @@
  * normalised, re-parsed, validated with common's schema check and compared
  * field by field with jansson's reading of the original payload. */
 #include "../../ingress/normalize.h"
+#include "stubs/fixture.h"
 
 #include <dispatchai/events.h>
 #include <jansson.h>
@@ -36,38 +37,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static void fixture_path(char *out, size_t n, const char *name)
-{
-    const char *dir = getenv("DAI_FIXTURES_DIR");
-    const char *slash = strrchr(__FILE__, '/');
-
-    if (dir)
-        snprintf(out, n, "%s/%s", dir, name);
-    else
-        snprintf(out, n, "%.*s/../fixtures/github/%s",
-                 slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
-}
-
 static char *load(const char *name, size_t *len)
 {
-    char path[512];
-    FILE *f;
-    char *buf;
-    long n;
+    char *buf = test_fixture_read(name, len);
 
-    fixture_path(path, sizeof(path), name);
-    f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open fixture %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
+    if (!buf)
+        fail_msg("cannot read fixture %s", name);
     return buf;
 }
 

@@ -1,0 +1,15 @@
+/* Test support shared by the unit tests: GitHub payload fixtures. */
+#ifndef DISPATCHAI_TEST_FIXTURE_H
+#define DISPATCHAI_TEST_FIXTURE_H
+
+#include <stddef.h>
+
+/* Path of tests/fixtures/github/<name> (from this file's location, or
+ * $DAI_FIXTURES_DIR) into out. */
+void test_fixture_path(char *out, size_t n, const char *name);
+
+/* The fixture's bytes, NUL-terminated (new, free()), length in *len; NULL if
+ * it cannot be read. */
+char *test_fixture_read(const char *name, size_t *len);
+
+#endif
