@@ -51,7 +51,8 @@ $(LIBDAI): $(COMMON_OBJS)
 # ---- unit tests: tests/unit/test_<module>.c, one cmocka binary each -------
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-UNIT_STUB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/stubs/*.c))
+# Shared test support (fixture loading) linked into every unit test.
+UNIT_STUB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
 ALL_OBJS += $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(UNIT_STUB_OBJS)
 
 # Daemon archives come before libdispatchai so the linker only pulls in the

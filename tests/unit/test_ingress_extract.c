@@ -3,7 +3,7 @@
  * and a differential run against jansson over thousands of mutated real
  * payloads (same accept/reject decision, same decoded strings). */
 #include "../../ingress/extract.h"
-#include "stubs/fixture.h"
+#include "support/fixture.h"
 
 #include <jansson.h>
 #include <setjmp.h>

@@ -3,7 +3,7 @@
  * normalised, re-parsed, validated with common's schema check and compared
  * field by field with jansson's reading of the original payload. */
 #include "../../ingress/normalize.h"
-#include "stubs/fixture.h"
+#include "support/fixture.h"
 
 #include <dispatchai/events.h>
 #include <jansson.h>

@@ -13,7 +13,7 @@ void test_fixture_path(char *out, size_t n, const char *name)
 
     if (dir)
         snprintf(out, n, "%s/%s", dir, name);
-    else /* tests/unit/stubs/ → tests/fixtures/github/ */
+    else /* tests/unit/support/ → tests/fixtures/github/ */
         snprintf(out, n, "%.*s/../../fixtures/github/%s",
                  slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
 }
