@@ -1,8 +1,9 @@
 /* Feature extraction for the offline classifier: one pass over the title and
- * one over the body prefix produce hashed word n-grams, title character
- * n-grams, lexicon signals and structural signals (template answers, traces,
- * code fences, checkboxes), then TF-IDF weighting. Knows nothing about weights
- * or categories (model.c, offline.c). */
+ * one over the body prefix produce hashed word n-grams (prose and code lines
+ * in separate blocks), title character n-grams, lexicon signals and
+ * structural signals (template answers, traces, code fences, checkboxes),
+ * then TF-IDF weighting. Knows nothing about weights or categories (model.c,
+ * offline.c). */
 #include "featurize.h"
 
 #include <math.h>
@@ -15,6 +16,8 @@
 #define NS_BODY3 0x626f647933000000ULL
 #define NS_TCHAR 0x7463686172000000ULL
 #define NS_META 0x6d65746100000000ULL
+#define NS_CODE1 0x636f646531000000ULL
+#define NS_CODE2 0x636f646532000000ULL
 #define K_MUL 0x9e3779b97f4a7c15ULL
 
 static uint64_t mix64(uint64_t x)
@@ -295,6 +298,81 @@ static bool next_token(const unsigned char **pp, const unsigned char *end, unsig
     return true;
 }
 
+static bool has_vowel(const unsigned char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i] == 'a' || w[i] == 'e' || w[i] == 'i' || w[i] == 'o' || w[i] == 'u' ||
+            w[i] == 'y')
+            return true;
+    return false;
+}
+
+/* Light suffix stripping so crash/crashes/crashed/crashing, update/updated/
+ * updating or library/libraries share a row: one of -ies/-sses/-ing/-ed/-ly/-s
+ * (not -ss/-us/-is), a doubled final consonant after -ing/-ed, then a final
+ * -e. Deliberately crude (an S-stemmer plus a little): the rows only need to
+ * agree with each other, not to be words. ASCII letter words of 4..32 bytes;
+ * anything else keeps its own hash. */
+static uint64_t stem_hash(const struct tok *t)
+{
+    unsigned char w[32];
+    size_t n = t->n, k;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    bool undouble = false;
+
+    if (t->kind != CH_ALPHA || n < 4 || n > sizeof(w))
+        return t->h;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = lc(t->s[i]);
+        if (c < 'a' || c > 'z')
+            return t->h;
+        w[i] = c;
+    }
+    k = n;
+    if (n > 4 && !memcmp(w + n - 3, "ies", 3)) {
+        k = n - 2;
+        w[k - 1] = 'y';
+    } else if (n > 4 && !memcmp(w + n - 4, "sses", 4)) {
+        k = n - 2;
+    } else if (n >= 6 && !memcmp(w + n - 3, "ing", 3) && has_vowel(w, n - 3)) {
+        k = n - 3;
+        undouble = true;
+    } else if (n >= 5 && !memcmp(w + n - 2, "ed", 2) && has_vowel(w, n - 2)) {
+        k = n - 2;
+        undouble = true;
+    } else if (n >= 6 && !memcmp(w + n - 2, "ly", 2)) {
+        k = n - 2;
+    } else if (w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i') {
+        k = n - 1;
+    }
+    if (undouble && k >= 4 && w[k - 1] == w[k - 2] && w[k - 1] != 'l' && w[k - 1] != 's' &&
+        w[k - 1] != 'z')
+        k--;
+    if (k >= 4 && w[k - 1] == 'e')
+        k--;
+    if (k == n)
+        return t->h;
+    for (size_t i = 0; i < k; i++)
+        h = (h ^ w[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The hash a token contributes to n-grams (the lexicon always sees t->h). */
+static uint64_t word_hash(const struct cls_feat_cfg *cfg, const struct tok *t)
+{
+    return (cfg->flags & CLS_FEAT_STEM) ? stem_hash(t) : t->h;
+}
+
+static bool is_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool is_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
 /* ---- counting ------------------------------------------------------------- */
 
 static void add(struct cls_feat_buf *b, unsigned blk, uint32_t row)
@@ -331,6 +409,43 @@ static void add_meta_str(struct cls_feat_buf *b, const struct cls_feat_cfg *cfg,
                          unsigned v)
 {
     add_meta(b, cfg, hash_pair(cls_hash_token(s, strlen(s)), v));
+}
+
+/* Identifiers: the parts of a camelCase or snake_case word (useEffect,
+ * tf_keras, getElementById) as extra unigrams of the same block, so the
+ * words inside an identifier meet the same words in prose. Parts of one
+ * letter are skipped; a word that does not split adds nothing. */
+static void add_parts(struct cls_feat_buf *b, const struct cls_feat_cfg *cfg, unsigned blk,
+                      uint64_t ns, const struct tok *t)
+{
+    struct tok part[8];
+    size_t np = 0, start = 0, n = t->n > 64 ? 64 : t->n;
+
+    if (t->kind != CH_ALPHA)
+        return;
+    for (size_t i = 1; i <= n && np < 8; i++) {
+        bool cut = i == n || t->s[i] == '_' || t->s[i] == '\'' ||
+                   (is_upper(t->s[i]) && is_lower(t->s[i - 1])) ||
+                   (is_upper(t->s[i]) && i + 1 < n && is_upper(t->s[i - 1]) &&
+                    is_lower(t->s[i + 1]));
+        if (!cut)
+            continue;
+        if (i - start >= 2 && t->s[start] != '_') {
+            uint64_t h = 0xcbf29ce484222325ULL;
+            for (size_t j = start; j < i; j++)
+                h = (h ^ lc(t->s[j])) * 0x100000001b3ULL;
+            part[np].s = t->s + start;
+            part[np].n = i - start;
+            part[np].h = h;
+            part[np].kind = CH_ALPHA;
+            np++;
+        }
+        start = (i < n && (t->s[i] == '_' || t->s[i] == '\'')) ? i + 1 : i;
+    }
+    if (np < 2)
+        return;
+    for (size_t i = 0; i < np; i++)
+        add(b, blk, row_of(word_hash(cfg, &part[i]), ns, cfg->bits));
 }
 
 /* Character 2..5-grams of one word padded with spaces (fastText/char_wb style). */
@@ -395,16 +510,22 @@ static void do_title(const struct cls_feat_cfg *cfg, const struct cls_lexicon *l
     struct tok t;
     size_t last = in->title_len;
 
+    uint64_t rprev = prev;
+
     while (next_token(&p, end, cfg->flags, &version, &t)) {
-        uint64_t bg = hash_pair(prev, t.h);
+        uint64_t wh = word_hash(cfg, &t), bg = hash_pair(prev, wh);
         if (on) {
-            add(b, CLS_BLK_TITLE, row_of(t.h, NS_TITLE1, cfg->bits));
+            add(b, CLS_BLK_TITLE, row_of(wh, NS_TITLE1, cfg->bits));
             add(b, CLS_BLK_TITLE, row_of(bg, NS_TITLE2, cfg->bits));
+            if (cfg->flags & CLS_FEAT_SPLIT)
+                add_parts(b, cfg, CLS_BLK_TITLE, NS_TITLE1, &t);
         }
         if (chars && t.kind == CH_ALPHA)
             add_char_ngrams(b, cfg, &t);
-        b->sig.title |= lex_find(lex, t.h) | lex_find(lex, bg);
-        prev = t.h;
+        b->sig.title |= lex_find(lex, t.h) |
+                        lex_find(lex, wh == t.h && prev == rprev ? bg : hash_pair(rprev, t.h));
+        prev = wh;
+        rprev = t.h;
     }
     if (on)
         add(b, CLS_BLK_TITLE,
@@ -432,7 +553,7 @@ size_t cls_feat_title_words(const struct cls_feat_cfg *cfg, const char *title, s
             continue;
         out[k].off = (size_t)(t.s - (const unsigned char *)title);
         out[k].len = t.n;
-        out[k].row = row_of(t.h, NS_TITLE1, cfg->bits);
+        out[k].row = row_of(word_hash(cfg, &t), NS_TITLE1, cfg->bits);
         k++;
     }
     return k;
@@ -473,6 +594,15 @@ static unsigned hash_letters(const char *s, size_t n, size_t max, uint64_t *h)
     return words;
 }
 
+/* A stack-trace line: JS/Java "at f (...)" (indented), Python frames, gdb/
+ * backtrace frames "#3 0x...". l is the line without its indent. */
+static bool trace_line(const char *l, size_t ll, size_t indent)
+{
+    return (indent && starts(l, ll, "at ")) || starts(l, ll, "File \"") ||
+           starts(l, ll, "Traceback (most") ||
+           (l[0] == '#' && ll > 2 && l[1] >= '0' && l[1] <= '9' && memmem(l, ll, " 0x", 3));
+}
+
 /* Line-structure pass over the body prefix: headings with short answers
  * ("### Issue Type" / "Support"), fences, checkboxes, trace lines. */
 static void do_lines(const struct cls_feat_cfg *cfg, const char *s, size_t n,
@@ -505,9 +635,7 @@ static void do_lines(const struct cls_feat_cfg *cfg, const char *s, size_t n,
         if ((l[0] == '-' || l[0] == '*') && ll >= 5 && l[1] == ' ' && l[2] == '[' &&
             (l[3] == ' ' || l[3] == 'x' || l[3] == 'X') && l[4] == ']')
             b->sig.checkboxes++;
-        if ((indent && starts(l, ll, "at ")) || starts(l, ll, "File \"") ||
-            starts(l, ll, "Traceback (most") || (l[0] == '#' && ll > 2 && l[1] >= '0' &&
-                                                 l[1] <= '9' && memmem(l, ll, " 0x", 3)))
+        if (trace_line(l, ll, indent))
             b->sig.trace_lines++;
         if (starts(l, ll, "Type: <b>")) {
             uint64_t h = cls_hash_token("vstype", 6);
@@ -534,31 +662,97 @@ static void do_lines(const struct cls_feat_cfg *cfg, const char *s, size_t n,
     }
 }
 
+/* Word n-gram state of one stream of tokens (prose or code). */
+struct chain {
+    uint64_t w1, w2; /* n-gram hashes of the last two tokens */
+    uint64_t r1;     /* raw hash of the last token, for lexicon bigrams */
+    size_t n;        /* tokens so far */
+};
+
+/* Tokens of s[0..n) into block blk: unigrams, bigrams (and trigrams) when
+ * asked, identifier parts, and lexicon signals of the body. */
+static void body_tokens(const struct cls_feat_cfg *cfg, const struct cls_lexicon *lex,
+                        const char *s, size_t n, unsigned blk, uint64_t ns1, uint64_t ns2,
+                        unsigned grams, struct chain *ch, bool *version, struct cls_feat_buf *b)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    bool on = cfg->blk_weight[blk] > 0, split = cfg->flags & CLS_FEAT_SPLIT;
+    struct tok t;
+
+    while (next_token(&p, end, cfg->flags, version, &t)) {
+        uint64_t wh = word_hash(cfg, &t), bg = hash_pair(ch->w1, wh);
+        if (on) {
+            add(b, blk, row_of(wh, ns1, cfg->bits));
+            if (grams >= 2 && ch->n)
+                add(b, blk, row_of(bg, ns2, cfg->bits));
+            if (grams >= 3 && ch->n > 1)
+                add(b, blk, row_of(hash_pair(ch->w2, bg), NS_BODY3, cfg->bits));
+            if (split)
+                add_parts(b, cfg, blk, ns1, &t);
+        }
+        if (ch->n)
+            b->sig.body |= lex_find(lex, wh == t.h && ch->w1 == ch->r1 ? bg
+                                                                      : hash_pair(ch->r1, t.h));
+        b->sig.body |= lex_find(lex, t.h);
+        ch->w2 = ch->w1;
+        ch->w1 = wh;
+        ch->r1 = t.h;
+        ch->n++;
+    }
+}
+
+/* With CLS_FEAT_CODE, lines inside ``` / ~~~ fences, stack-trace lines (and
+ * with CLS_FEAT_QUOTE quoted "> " lines) feed CLS_BLK_CODE, normalised on
+ * its own, so a long log or snippet does not drown the prose words of the
+ * body block. Prose bigrams do not reach across a code line. */
+static void body_by_lines(const struct cls_feat_cfg *cfg, const struct cls_lexicon *lex,
+                          const char *s, size_t n, bool *version, struct cls_feat_buf *b)
+{
+    struct chain prose = {0}, code = {0};
+    unsigned pg = (cfg->flags & CLS_FEAT_BODY_TRIGRAMS) ? 3 : 2;
+    unsigned cg = (cfg->flags & CLS_FEAT_CODE_BIGRAMS) ? 2 : 1;
+    bool fence = false;
+    size_t i = 0;
+
+    prose.w1 = prose.r1 = cls_hash_token("\x01bstart", 7);
+    while (i < n) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - s) : n, j = i, ll;
+        const char *l;
+
+        while (j < e && (s[j] == ' ' || s[j] == '\t'))
+            j++;
+        l = s + j;
+        ll = e - j;
+        if (starts(l, ll, "```") || starts(l, ll, "~~~")) {
+            fence = !fence;
+            code.n = 0;
+        } else if (ll && (fence || trace_line(l, ll, j - i) ||
+                          ((cfg->flags & CLS_FEAT_QUOTE) && l[0] == '>'))) {
+            body_tokens(cfg, lex, l, ll, CLS_BLK_CODE, NS_CODE1, NS_CODE2, cg, &code, version,
+                        b);
+            prose.n = 0;
+        } else if (ll) {
+            body_tokens(cfg, lex, l, ll, CLS_BLK_BODY, NS_BODY1, NS_BODY2, pg, &prose, version,
+                        b);
+        }
+        i = e + 1;
+    }
+}
+
 static void do_body(const struct cls_feat_cfg *cfg, const struct cls_lexicon *lex,
                     const struct cls_issue_text *in, struct cls_feat_buf *b)
 {
     size_t n = in->body_len < cfg->body_max ? in->body_len : cfg->body_max;
-    const unsigned char *p = (const unsigned char *)in->body;
-    const unsigned char *end = p + n;
-    uint64_t p1 = cls_hash_token("\x01bstart", 7), p2 = 0;
-    bool version = false, on = cfg->blk_weight[CLS_BLK_BODY] > 0;
-    bool tri = cfg->flags & CLS_FEAT_BODY_TRIGRAMS;
-    struct tok t;
-    size_t ntok = 0;
+    bool version = false;
 
-    while (next_token(&p, end, cfg->flags, &version, &t)) {
-        uint64_t bg = hash_pair(p1, t.h);
-        if (on) {
-            add(b, CLS_BLK_BODY, row_of(t.h, NS_BODY1, cfg->bits));
-            if (ntok)
-                add(b, CLS_BLK_BODY, row_of(bg, NS_BODY2, cfg->bits));
-            if (tri && ntok > 1)
-                add(b, CLS_BLK_BODY, row_of(hash_pair(p2, bg), NS_BODY3, cfg->bits));
-        }
-        b->sig.body |= lex_find(lex, t.h) | (ntok ? lex_find(lex, bg) : 0);
-        p2 = p1;
-        p1 = t.h;
-        ntok++;
+    if (cfg->flags & CLS_FEAT_CODE) {
+        body_by_lines(cfg, lex, in->body, n, &version, b);
+    } else {
+        struct chain ch = {0};
+        ch.w1 = ch.r1 = cls_hash_token("\x01bstart", 7);
+        body_tokens(cfg, lex, in->body, n, CLS_BLK_BODY, NS_BODY1, NS_BODY2,
+                    (cfg->flags & CLS_FEAT_BODY_TRIGRAMS) ? 3 : 2, &ch, &version, b);
     }
     if (version)
         b->sig.body |= 1u << CLS_SIG_VERSION;
@@ -633,7 +827,8 @@ void cls_feat_weigh(const struct cls_feat_cfg *cfg, const int16_t *q, size_t str
         b->table[f->slot] = 0;
         if (w <= 0)
             continue;
-        f->val = (1.0f + logf(f->val)) * (float)w * idf_scale;
+        f->val = ((cfg->flags & CLS_FEAT_BINARY) ? 1.0f : 1.0f + logf(f->val)) * (float)w *
+                 idf_scale;
         ss[f->blk] += f->val * f->val;
         b->v[o++] = *f;
     }

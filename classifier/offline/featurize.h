@@ -1,7 +1,7 @@
 /* Feature extraction for the offline classifier: tokenising, hashed word and
- * character n-grams of title and body, handcrafted signals (templates,
- * checkboxes, stack traces, code blocks, version strings, phrases) and the
- * TF-IDF weighting shared by training and inference. Pure functions over a
+ * character n-grams of title, body prose and body code, handcrafted signals
+ * (templates, checkboxes, stack traces, code blocks, version strings,
+ * phrases) and the TF-IDF weighting shared by training and inference. Pure functions over a
  * caller-owned workspace; no globals, thread-safe. */
 #ifndef DISPATCHAI_CLS_FEATURES_H
 #define DISPATCHAI_CLS_FEATURES_H
@@ -16,12 +16,20 @@ enum cls_block {
     CLS_BLK_BODY,      /* body word uni+bigrams (+trigrams) */
     CLS_BLK_TCHAR,     /* title char 2..5-grams within words */
     CLS_BLK_META,      /* handcrafted signals */
+    CLS_BLK_CODE,      /* body words inside code fences and stack traces */
     CLS_BLK_COUNT
 };
 
 /* Flags in cls_feat_cfg.flags. */
 #define CLS_FEAT_BODY_TRIGRAMS 0x1u
 #define CLS_FEAT_NUM_CLASSES 0x2u /* long digit runs collapse to a class token */
+#define CLS_FEAT_STEM 0x4u        /* words hash by a light suffix-stripped stem */
+#define CLS_FEAT_SPLIT 0x8u       /* camelCase / snake_case words add their parts */
+#define CLS_FEAT_CODE 0x10u       /* code and trace lines go to CLS_BLK_CODE */
+#define CLS_FEAT_BINARY 0x20u     /* term frequency 1 instead of 1 + ln tf */
+#define CLS_FEAT_QUOTE 0x40u      /* quoted lines ("> ...") count as code too */
+#define CLS_FEAT_CODE_BIGRAMS 0x80u /* word bigrams in CLS_BLK_CODE too */
+#define CLS_FEAT_ALL 0xffu           /* every known switch; others fail the load */
 
 /* Extraction settings; stored in the model header so inference matches
  * training exactly. */

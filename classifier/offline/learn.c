@@ -1,5 +1,6 @@
 /* L2-regularised multinomial logistic regression with L-BFGS (two-loop
- * recursion, backtracking Armijo line search) and one-parameter temperature
+ * recursion, backtracking Armijo line search), optionally with a per-column,
+ * per-class prior scale (NB weighting), and one-parameter temperature
  * scaling. Knows sparse matrices and labels, not issues or features. */
 #include "learn.h"
 
@@ -34,8 +35,14 @@ static double objective(const struct problem *pr, const double *th, double *g)
             z[c] = bias[c];
         for (size_t j = x->rowptr[i]; j < x->rowptr[i + 1]; j++) {
             const double *wr = th + (size_t)x->col[j] * k;
-            for (unsigned c = 0; c < k; c++)
-                z[c] += x->val[j] * wr[c];
+            if (x->scale) {
+                const float *sr = x->scale + (size_t)x->col[j] * k;
+                for (unsigned c = 0; c < k; c++)
+                    z[c] += x->val[j] * sr[c] * wr[c];
+            } else {
+                for (unsigned c = 0; c < k; c++)
+                    z[c] += x->val[j] * wr[c];
+            }
         }
         for (unsigned c = 0; c < k; c++)
             mx = fmax(mx, z[c]);
@@ -50,8 +57,14 @@ static double objective(const struct problem *pr, const double *th, double *g)
         }
         for (size_t j = x->rowptr[i]; j < x->rowptr[i + 1]; j++) {
             double *gr = g + (size_t)x->col[j] * k;
-            for (unsigned c = 0; c < k; c++)
-                gr[c] += x->val[j] * z[c];
+            if (x->scale) {
+                const float *sr = x->scale + (size_t)x->col[j] * k;
+                for (unsigned c = 0; c < k; c++)
+                    gr[c] += x->val[j] * sr[c] * z[c];
+            } else {
+                for (unsigned c = 0; c < k; c++)
+                    gr[c] += x->val[j] * z[c];
+            }
         }
     }
     f *= pr->c;
@@ -165,7 +178,7 @@ int cls_lr_train(const struct cls_sparse *x, unsigned n_classes, const struct cl
         f = f2;
     }
     for (size_t i = 0; i < pr.nw; i++)
-        w[i] = (float)th[i];
+        w[i] = (float)(x->scale ? th[i] * x->scale[i] : th[i]);
     for (unsigned c = 0; c < n_classes; c++)
         bias[c] = (float)th[pr.nw + c];
     rc = 0;

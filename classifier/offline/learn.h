@@ -16,6 +16,11 @@ struct cls_sparse {
     const int *y;          /* class of each row, 0..n_classes-1 */
     size_t n_rows;
     size_t n_cols;
+    /* Optional per-column, per-class prior scale (n_cols * n_classes) or
+     * NULL: class c scores sum_j x_j * scale[j][c] * theta[j][c], so theta's
+     * L2 penalty shrinks columns with a small scale harder (NB weighting,
+     * below). The returned w is scale * theta. */
+    const float *scale;
 };
 
 struct cls_lr_opts {

@@ -13,16 +13,24 @@
 #include <unistd.h>
 
 /*---- format ----------------------------------------------------------------
- *  0  "DAIOFFM1"          8  u32 format (1)      12 u32 bits
- * 16  u32 flags          20  u32 body_max        24 f32 blk_weight[4]
- * 40  f32 da_weight      44  f32 temperature     48 f32 bias[3]
- * 60  f32 wscale[3]      72  f32 idf_scale       76 u32 n_train
- * 80  u32 n_repos        84  n_repos * 64 bytes of NUL-padded "owner/name"
+ *  0  "DAIOFFM1"          8  u32 format (2)      12 u32 bits
+ * 16  u32 flags          20  u32 body_max        24 f32 blk_weight[5]
+ * 44  f32 da_weight      48  f32 temperature     52 f32 bias[3]
+ * 64  f32 wscale[3]      76  f32 idf_scale       80 u32 n_train
+ * 84  u32 n_repos        88  n_repos * 64 bytes of NUL-padded "owner/name"
  * then u8 idf[2^bits], i16 w[2^bits][3], u32 CRC-32 of all preceding bytes.
  * Bump CLS_MODEL_FORMAT whenever featurize.c changes what a row means
  * (tokeniser, hashing, signals): an old file would otherwise load cleanly and
  * score garbage. */
-#define HDR_FIXED 84u
+#define OFF_BLK 24u
+#define OFF_DA (OFF_BLK + 4u * CLS_BLK_COUNT)
+#define OFF_TEMP (OFF_DA + 4u)
+#define OFF_BIAS (OFF_TEMP + 4u)
+#define OFF_WSCALE (OFF_BIAS + 4u * CLS_N_CLASSES)
+#define OFF_IDF (OFF_WSCALE + 4u * CLS_N_CLASSES)
+#define OFF_NTRAIN (OFF_IDF + 4u)
+#define OFF_NREPOS (OFF_NTRAIN + 4u)
+#define HDR_FIXED (OFF_NREPOS + 4u)
 
 uint32_t cls_crc32(const unsigned char *p, size_t n)
 {
@@ -76,7 +84,7 @@ static size_t image_size(unsigned bits, unsigned n_repos)
 static bool cfg_valid(const struct cls_feat_cfg *c)
 {
     if (c->bits < 16 || c->bits > 22 || c->body_max > 65536 || !(c->da_weight >= 0) ||
-        c->da_weight > 100)
+        c->da_weight > 100 || (c->flags & ~CLS_FEAT_ALL))
         return false;
     for (int k = 0; k < CLS_BLK_COUNT; k++)
         if (!(c->blk_weight[k] >= 0) || c->blk_weight[k] > 100)
@@ -133,16 +141,16 @@ int cls_model_encode(const struct cls_model_params *p, unsigned char **out, size
     put_u32(b + 16, p->cfg.flags);
     put_u32(b + 20, p->cfg.body_max);
     for (int k = 0; k < CLS_BLK_COUNT; k++)
-        put_f32(b + 24 + 4 * k, p->cfg.blk_weight[k]);
-    put_f32(b + 40, p->cfg.da_weight);
-    put_f32(b + 44, p->temperature);
+        put_f32(b + OFF_BLK + 4 * k, p->cfg.blk_weight[k]);
+    put_f32(b + OFF_DA, p->cfg.da_weight);
+    put_f32(b + OFF_TEMP, p->temperature);
     for (int c = 0; c < CLS_N_CLASSES; c++) {
-        put_f32(b + 48 + 4 * c, p->bias[c]);
-        put_f32(b + 60 + 4 * c, wscale[c]);
+        put_f32(b + OFF_BIAS + 4 * c, p->bias[c]);
+        put_f32(b + OFF_WSCALE + 4 * c, wscale[c]);
     }
-    put_f32(b + 72, idf_scale);
-    put_u32(b + 76, p->n_train);
-    put_u32(b + 80, p->n_repos);
+    put_f32(b + OFF_IDF, idf_scale);
+    put_u32(b + OFF_NTRAIN, p->n_train);
+    put_u32(b + OFF_NREPOS, p->n_repos);
     off = HDR_FIXED;
     for (unsigned r = 0; r < p->n_repos; r++, off += CLS_REPO_LEN)
         memcpy(b + off, p->repos[r], strlen(p->repos[r]));
@@ -179,7 +187,7 @@ struct cls_offline_model *cls_model_decode(const unsigned char *buf, size_t len,
         snprintf(err, errlen, "unsupported model format %u (want %u)", fmt, CLS_MODEL_FORMAT);
         return NULL;
     }
-    n_repos = get_u32(buf + 80);
+    n_repos = get_u32(buf + OFF_NREPOS);
     if (get_u32(buf + 12) < 16 || get_u32(buf + 12) > 22 || n_repos > CLS_MAX_REPOS) {
         snprintf(err, errlen, "model header out of range");
         return NULL;
@@ -202,17 +210,17 @@ struct cls_offline_model *cls_model_decode(const unsigned char *buf, size_t len,
     m->cfg.flags = get_u32(buf + 16);
     m->cfg.body_max = get_u32(buf + 20);
     for (int k = 0; k < CLS_BLK_COUNT; k++)
-        m->cfg.blk_weight[k] = get_f32(buf + 24 + 4 * k);
-    m->cfg.da_weight = get_f32(buf + 40);
-    m->temperature = get_f32(buf + 44);
+        m->cfg.blk_weight[k] = get_f32(buf + OFF_BLK + 4 * k);
+    m->cfg.da_weight = get_f32(buf + OFF_DA);
+    m->temperature = get_f32(buf + OFF_TEMP);
     for (int c = 0; c < CLS_N_CLASSES; c++) {
-        m->bias[c] = get_f32(buf + 48 + 4 * c);
-        m->wscale[c] = get_f32(buf + 60 + 4 * c);
+        m->bias[c] = get_f32(buf + OFF_BIAS + 4 * c);
+        m->wscale[c] = get_f32(buf + OFF_WSCALE + 4 * c);
         if (!isfinite(m->bias[c]) || !isfinite(m->wscale[c]))
             goto bad;
     }
-    m->idf_scale = get_f32(buf + 72);
-    m->n_train = get_u32(buf + 76);
+    m->idf_scale = get_f32(buf + OFF_IDF);
+    m->n_train = get_u32(buf + OFF_NTRAIN);
     m->n_repos = n_repos;
     if (!cfg_valid(&m->cfg) || !(m->temperature > 0) || m->temperature > 1000 ||
         !isfinite(m->idf_scale))

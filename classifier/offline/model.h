@@ -12,7 +12,7 @@ enum cls_class { CLS_BUG = 0, CLS_FEATURE, CLS_QUESTION };
 #define CLS_MAX_REPOS 16
 #define CLS_REPO_LEN 64
 #define CLS_MODEL_MAGIC "DAIOFFM1"
-#define CLS_MODEL_FORMAT 1
+#define CLS_MODEL_FORMAT 2
 #define CLS_MODEL_MAX_BYTES (5u * 1024 * 1024)
 
 struct cls_offline_model {
@@ -26,7 +26,7 @@ struct cls_offline_model {
     unsigned n_train;
     unsigned n_repos;     /* repositories with their own feature copies */
     char repos[CLS_MAX_REPOS][CLS_REPO_LEN];
-    char version[48];     /* "offline-v1-<crc>" */
+    char version[48];     /* "offline-v<format>-<crc>" */
 };
 
 /* Everything a trainer hands to cls_model_encode. Pointers are borrowed. */

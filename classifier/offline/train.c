@@ -12,6 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Feature switches of the command line: "--stem 1" sets CLS_FEAT_STEM. */
+static const struct {
+    const char *opt;
+    unsigned flag;
+} flag_opts[] = {
+    {"--trigrams", CLS_FEAT_BODY_TRIGRAMS}, {"--numclass", CLS_FEAT_NUM_CLASSES},
+    {"--stem", CLS_FEAT_STEM},              {"--split", CLS_FEAT_SPLIT},
+    {"--code", CLS_FEAT_CODE},              {"--binary", CLS_FEAT_BINARY},
+    {"--quote", CLS_FEAT_QUOTE},            {"--code-bigrams", CLS_FEAT_CODE_BIGRAMS},
+};
+
+static unsigned flag_of(const char *opt)
+{
+    for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
+        if (!strcmp(opt, flag_opts[i].opt))
+            return flag_opts[i].flag;
+    return 0;
+}
+
 /*---- metrics ----------------------------------------------------------------*/
 
 struct prf {
@@ -194,10 +213,14 @@ static int mode_eval(const struct cls_dataset *ds, const struct cls_train_opts *
     printf("%u-fold stratified cross-validation (seed %lu%s), %zu issues, %u repositories\n",
            o->folds, o->seed, o->repeats > 1 ? ", first repeat" : "", ds->n, ds->n_repos);
     printf("features: bits=%u body_max=%u weights title=%.2f body=%.2f title-chars=%.2f "
-           "meta=%.2f repo-copy=%.2f trigrams=%s; LR C=%g\n\n", o->cfg.bits, o->cfg.body_max,
-           o->cfg.blk_weight[CLS_BLK_TITLE], o->cfg.blk_weight[CLS_BLK_BODY],
-           o->cfg.blk_weight[CLS_BLK_TCHAR], o->cfg.blk_weight[CLS_BLK_META], o->cfg.da_weight,
-           o->cfg.flags & CLS_FEAT_BODY_TRIGRAMS ? "yes" : "no", o->lr.c);
+           "meta=%.2f code=%.2f repo-copy=%.2f; LR C=%g, NB alpha=%g beta=%g\nswitches:",
+           o->cfg.bits, o->cfg.body_max, o->cfg.blk_weight[CLS_BLK_TITLE],
+           o->cfg.blk_weight[CLS_BLK_BODY], o->cfg.blk_weight[CLS_BLK_TCHAR],
+           o->cfg.blk_weight[CLS_BLK_META], o->cfg.blk_weight[CLS_BLK_CODE], o->cfg.da_weight,
+           o->lr.c, o->nb_alpha, o->nb_beta);
+    for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
+        printf(" %s %d", flag_opts[i].opt, (o->cfg.flags & flag_opts[i].flag) ? 1 : 0);
+    printf("\n\n");
     for (unsigned rep = 0; rep < o->repeats; rep++) {
         struct cls_cv_result res;
         double a;
@@ -328,11 +351,19 @@ static void usage(FILE *f)
             "  --bits N         hash table rows 2^N (16..22)\n"
             "  --c X            inverse L2 regularisation of the logistic regression\n"
             "  --iter N         L-BFGS iterations\n"
-            "  --w-title X --w-body X --w-tchar X --w-meta X   block weights (0 = off)\n"
+            "  --nb A           NB weighting: smoothing count of the log-count ratios (0 = off)\n"
+            "  --nb-beta B      prior scale (1 - B) + B * |log-count ratio|, 0..1\n"
+            "  --w-title X --w-body X --w-tchar X --w-meta X --w-code X   block weights (0 = off)\n"
             "  --repo-copy X    weight of the per-repository feature copy (0 = off)\n"
             "  --body-max N     body bytes used\n"
+            "  --code 0|1       code-fence and stack-trace lines feed the code block\n"
+            "  --quote 0|1      ... and so do quoted '> ' lines\n"
+            "  --code-bigrams 0|1   word bigrams in the code block too\n"
             "  --trigrams 0|1   body word trigrams\n"
             "  --numclass 0|1   collapse numbers of 3+ digits\n"
+            "  --stem 0|1       light suffix stripping of words\n"
+            "  --split 0|1      camelCase/snake_case words also add their parts\n"
+            "  --binary 0|1     term frequency 1 instead of 1 + ln tf\n"
             "  --folds N --seed N   cross-validation folds and seed\n"
             "  --verbose\n");
 }
@@ -355,13 +386,16 @@ static void default_opts(struct cls_train_opts *o)
     memset(o, 0, sizeof(*o));
     o->cfg.bits = 18;
     o->cfg.body_max = 2000;
-    o->cfg.flags = CLS_FEAT_NUM_CLASSES;
-    o->cfg.blk_weight[CLS_BLK_TITLE] = 1.0f;
+    o->cfg.flags = CLS_FEAT_NUM_CLASSES | CLS_FEAT_CODE;
+    o->cfg.blk_weight[CLS_BLK_TITLE] = 0.5f;
     o->cfg.blk_weight[CLS_BLK_BODY] = 1.0f;
     o->cfg.blk_weight[CLS_BLK_TCHAR] = 0.0f;
     o->cfg.blk_weight[CLS_BLK_META] = 0.5f;
+    o->cfg.blk_weight[CLS_BLK_CODE] = 1.0f;
     o->cfg.da_weight = 1.0f;
     o->lr.c = 10;
+    o->nb_alpha = 1;
+    o->nb_beta = 1;
     o->lr.max_iter = 300;
     o->lr.tol = 1e-6;
     o->lr.history = 8;
@@ -419,12 +453,14 @@ static int parse_args(int argc, char **argv, struct cls_train_opts *o)
             o->cfg.da_weight = (float)v;
         else if (!strcmp(a, "--body-max") && v <= 65536)
             o->cfg.body_max = (unsigned)v;
-        else if (!strcmp(a, "--trigrams") && v <= 1)
-            o->cfg.flags = v ? (o->cfg.flags | CLS_FEAT_BODY_TRIGRAMS)
-                             : (o->cfg.flags & ~CLS_FEAT_BODY_TRIGRAMS);
-        else if (!strcmp(a, "--numclass") && v <= 1)
-            o->cfg.flags = v ? (o->cfg.flags | CLS_FEAT_NUM_CLASSES)
-                             : (o->cfg.flags & ~CLS_FEAT_NUM_CLASSES);
+        else if (!strcmp(a, "--nb"))
+            o->nb_alpha = v;
+        else if (!strcmp(a, "--nb-beta") && v <= 1)
+            o->nb_beta = v;
+        else if (!strcmp(a, "--w-code") && v <= 100)
+            o->cfg.blk_weight[CLS_BLK_CODE] = (float)v;
+        else if (flag_of(a) && v <= 1)
+            o->cfg.flags = v ? (o->cfg.flags | flag_of(a)) : (o->cfg.flags & ~flag_of(a));
         else if (!strcmp(a, "--folds") && v >= 2 && v <= 100)
             o->folds = (unsigned)v;
         else if (!strcmp(a, "--seed"))

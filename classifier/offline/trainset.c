@@ -1,8 +1,8 @@
 /* The trainer's data side: CSV rows to labelled documents, raw feature
  * counts, stratified folds, one fit (document frequencies, TF-IDF rows with
- * per-repository copies, logistic regression) and k-fold cross-validation
- * scored through the shipped path. Reporting and the command line are in
- * train.c. */
+ * per-repository copies, NB log-count ratios, logistic regression) and k-fold
+ * cross-validation scored through the shipped path. Reporting and the
+ * command line are in train.c. */
 #include "trainset.h"
 
 #include <errno.h>
@@ -181,6 +181,48 @@ void cls_fit_free(struct cls_fit *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* NB weighting after Wang & Manning (2012), one class against the rest:
+ * r[j][c] = log((a + p[j][c]) / |a + p[.][c]|) - log((a + q[j][c]) / |a + q[.][c]|)
+ * where p counts the training documents of class c holding column j and q
+ * those of the other classes. Returned as the prior scale
+ * (1 - beta) + beta * |r| of each column and class, so words that tell the
+ * classes apart are shrunk less than words every class uses. New or NULL. */
+static float *nb_scale(const size_t *rowptr, const uint32_t *col, const float *val,
+                       const int *y, size_t n_rows, size_t n_cols, double a, double beta)
+{
+    double *cnt = calloc(n_cols * CLS_N_CLASSES, sizeof(*cnt));
+    float *sc = malloc(n_cols * CLS_N_CLASSES * sizeof(*sc));
+    double pn[CLS_N_CLASSES] = {0}, qn[CLS_N_CLASSES] = {0};
+
+    if (!cnt || !sc) {
+        free(cnt);
+        free(sc);
+        return NULL;
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t j = rowptr[i]; j < rowptr[i + 1]; j++)
+            if (val[j] > 0)
+                cnt[(size_t)col[j] * CLS_N_CLASSES + y[i]] += 1;
+    for (size_t j = 0; j < n_cols; j++) {
+        const double *cj = cnt + j * CLS_N_CLASSES;
+        double all = cj[0] + cj[1] + cj[2];
+        for (int c = 0; c < CLS_N_CLASSES; c++) {
+            pn[c] += a + cj[c];
+            qn[c] += a + all - cj[c];
+        }
+    }
+    for (size_t j = 0; j < n_cols; j++) {
+        const double *cj = cnt + j * CLS_N_CLASSES;
+        double all = cj[0] + cj[1] + cj[2];
+        for (int c = 0; c < CLS_N_CLASSES; c++) {
+            double r = log((a + cj[c]) / pn[c]) - log((a + all - cj[c]) / qn[c]);
+            sc[j * CLS_N_CLASSES + c] = (float)((1 - beta) + beta * fabs(r));
+        }
+    }
+    free(cnt);
+    return sc;
+}
+
 /* Fit on the documents with use[i] set. */
 int cls_fit_model(const struct cls_dataset *ds, const bool *use, const struct cls_train_opts *o,
                   struct cls_fit *out)
@@ -192,7 +234,7 @@ int cls_fit_model(const struct cls_dataset *ds, const bool *use, const struct cl
     float idf_scale;
     int32_t *colmap = NULL, repo_map[CLS_MAX_REPOS];
     size_t *rowptr = NULL;
-    float *val = NULL, *wc = NULL;
+    float *val = NULL, *wc = NULL, *nbs = NULL;
     int *y = NULL;
     struct cls_feat_buf *b = NULL;
     int rc = -ENOMEM;
@@ -277,8 +319,13 @@ int cls_fit_model(const struct cls_dataset *ds, const bool *use, const struct cl
     wc = malloc((n_cols ? n_cols : 1) * 3 * sizeof(*wc));
     if (!wc)
         goto fail;
+    if (o->nb_alpha > 0) {
+        nbs = nb_scale(rowptr, col, val, y, n_train, n_cols, o->nb_alpha, o->nb_beta);
+        if (!nbs)
+            goto fail;
+    }
     {
-        struct cls_sparse x = {rowptr, col, val, y, n_train, n_cols};
+        struct cls_sparse x = {rowptr, col, val, y, n_train, n_cols, nbs};
         rc = cls_lr_train(&x, CLS_N_CLASSES, &o->lr, wc, out->bias);
         if (rc)
             goto fail;
@@ -302,6 +349,7 @@ done:
     free(val);
     free(y);
     free(wc);
+    free(nbs);
     return rc;
 }
 

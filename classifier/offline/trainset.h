@@ -25,6 +25,8 @@ struct cls_train_opts {
     const char *out;
     struct cls_feat_cfg cfg;
     struct cls_lr_opts lr;
+    double nb_alpha;   /* NB weighting: smoothing count, 0 = off */
+    double nb_beta;    /* prior scale (1 - beta) + beta * |log-count ratio| */
     unsigned folds;
     unsigned long seed;
     unsigned repeats;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "csv.h"
+#include "learn.h"
 #include "model.h"
 #include "offline.h"
 
@@ -265,7 +266,7 @@ static void test_offline_encode_decode_roundtrip(void **state)
     assert_int_equal(m->tab[1 * 4 + 3], 0); /* unseen row stays unseen */
     assert_int_equal(cls_model_repo_index(m, "ACME/Widgets"), 0);
     assert_int_equal(cls_model_repo_index(m, "other/repo"), -1);
-    assert_true(!strncmp(cls_offline_version(m), "offline-v1-", 11));
+    assert_true(!strncmp(cls_offline_version(m), "offline-v2-", 11));
     cls_offline_free(m);
     p.temperature = 0; /* invalid */
     free(img);
@@ -277,7 +278,7 @@ static void test_offline_encode_decode_roundtrip(void **state)
 static void test_offline_version(void **state)
 {
     struct fixture *fx = *state;
-    assert_true(!strncmp(cls_offline_version(fx->m), "offline-v1-", 11));
+    assert_true(!strncmp(cls_offline_version(fx->m), "offline-v2-", 11));
     assert_int_equal(strlen(cls_offline_version(fx->m)), 19);
 }
 
@@ -579,6 +580,216 @@ static void test_offline_repo_copy_changes_scores_only_for_known_repos(void **st
     free(b);
 }
 
+/*---- features -----------------------------------------------------------------*/
+
+/* A feature configuration with only the blocks a test looks at. */
+static struct cls_feat_cfg feat_cfg(unsigned flags)
+{
+    struct cls_feat_cfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.bits = 18;
+    cfg.body_max = 4000;
+    cfg.flags = flags;
+    cfg.blk_weight[CLS_BLK_TITLE] = 1;
+    cfg.blk_weight[CLS_BLK_BODY] = 1;
+    cfg.blk_weight[CLS_BLK_CODE] = 1;
+    return cfg;
+}
+
+static size_t count_blk(const struct cls_feat_buf *b, unsigned blk)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->v[i].blk == blk;
+    return n;
+}
+
+/* Row of the first title feature: the title's only word's unigram. */
+static uint32_t title_row(const struct cls_feat_cfg *cfg, const struct cls_lexicon *lex,
+                          struct cls_feat_buf *b, const char *word)
+{
+    struct cls_issue_text t = text_of(word, NULL);
+    cls_feat_extract(cfg, lex, &t, b);
+    assert_true(b->n >= 1);
+    assert_int_equal(b->v[0].blk, CLS_BLK_TITLE);
+    return b->v[0].idx;
+}
+
+static void test_offline_code_lines_feed_code_block(void **state)
+{
+    struct cls_feat_buf *b = calloc(1, sizeof(*b));
+    struct cls_lexicon lex;
+    struct cls_feat_cfg on = feat_cfg(CLS_FEAT_CODE), off = feat_cfg(0);
+    const char *body = "the widget renders twice\n```js\nconst value = useThing(props);\n"
+                       "return value;\n```\n    at render (app.js:10:3)\nthanks for looking\n";
+    struct cls_issue_text t = text_of("Widget renders twice", body);
+    size_t prose_on, prose_off;
+
+    (void)state;
+    assert_non_null(b);
+    cls_lexicon_init(&lex);
+    cls_feat_extract(&off, &lex, &t, b);
+    assert_int_equal(count_blk(b, CLS_BLK_CODE), 0);
+    prose_off = count_blk(b, CLS_BLK_BODY);
+    assert_int_equal(b->sig.trace_lines, 1);
+    assert_int_equal(b->sig.code_blocks, 2);
+
+    cls_feat_extract(&on, &lex, &t, b);
+    /* const value useThing props return | at render app js : 10 3: 12 distinct
+     * unigrams (the fence's "js" tag is not a token) */
+    assert_int_equal(count_blk(b, CLS_BLK_CODE), 12);
+    prose_on = count_blk(b, CLS_BLK_BODY);
+    /* 7 prose words and 3 + 2 bigrams: none reaches across the code */
+    assert_int_equal(prose_on, 12);
+    assert_true(prose_on < prose_off);
+    /* signals still see every line */
+    assert_int_equal(b->sig.trace_lines, 1);
+    assert_int_equal(b->sig.code_blocks, 2);
+    assert_true(b->sig.body & (1u << CLS_SIG_THANKS));
+
+    /* an unclosed fence runs to the end; an empty body adds nothing */
+    t = text_of("x", "```\nint main(void)");
+    cls_feat_extract(&on, &lex, &t, b);
+    assert_int_equal(count_blk(b, CLS_BLK_BODY), 0);
+    assert_int_equal(count_blk(b, CLS_BLK_CODE), 3);
+    t = text_of("x", "");
+    cls_feat_extract(&on, &lex, &t, b);
+    assert_int_equal(count_blk(b, CLS_BLK_CODE) + count_blk(b, CLS_BLK_BODY), 0);
+    free(b);
+}
+
+static void test_offline_stem_and_split(void **state)
+{
+    struct cls_feat_buf *b = calloc(1, sizeof(*b));
+    struct cls_lexicon lex;
+    struct cls_feat_cfg st = feat_cfg(CLS_FEAT_STEM), plain = feat_cfg(0);
+    struct cls_feat_cfg sp = feat_cfg(CLS_FEAT_SPLIT);
+    const char *same[][4] = {{"crash", "crashes", "crashed", "crashing"},
+                             {"update", "updates", "updated", "updating"},
+                             {"library", "libraries", "Library", "LIBRARIES"},
+                             {"stop", "stops", "stopped", "stopping"}};
+    struct cls_issue_text t;
+    size_t with, without;
+
+    (void)state;
+    assert_non_null(b);
+    cls_lexicon_init(&lex);
+    for (size_t g = 0; g < sizeof(same) / sizeof(same[0]); g++) {
+        uint32_t r0 = title_row(&st, &lex, b, same[g][0]);
+        for (int k = 1; k < 4; k++)
+            assert_int_equal(title_row(&st, &lex, b, same[g][k]), r0);
+    }
+    /* different words stay apart; short words, -ss and -us words are kept */
+    assert_true(title_row(&st, &lex, b, "crash") != title_row(&st, &lex, b, "cache"));
+    assert_int_equal(title_row(&st, &lex, b, "class"), title_row(&plain, &lex, b, "class"));
+    assert_int_equal(title_row(&st, &lex, b, "status"), title_row(&plain, &lex, b, "status"));
+    assert_int_equal(title_row(&st, &lex, b, "its"), title_row(&plain, &lex, b, "its"));
+    /* without the switch every form has its own row */
+    assert_true(title_row(&plain, &lex, b, "crashes") != title_row(&plain, &lex, b, "crash"));
+    /* the lexicon sees the words as written either way */
+    t = text_of("crashes", NULL);
+    cls_feat_extract(&st, &lex, &t, b);
+    assert_true(b->sig.title & (1u << CLS_SIG_CRASH));
+
+    /* identifiers add their parts as unigrams: use Effect, tf keras, get Element By Id */
+    t = text_of("x", "useEffect tf_keras getElementById");
+    cls_feat_extract(&plain, &lex, &t, b);
+    without = count_blk(b, CLS_BLK_BODY);
+    cls_feat_extract(&sp, &lex, &t, b);
+    with = count_blk(b, CLS_BLK_BODY);
+    assert_int_equal(with - without, 2 + 2 + 4); /* "By" and "Id" count too */
+    t = text_of("x", "plain words only _private don't");
+    cls_feat_extract(&plain, &lex, &t, b);
+    without = count_blk(b, CLS_BLK_BODY);
+    cls_feat_extract(&sp, &lex, &t, b);
+    assert_int_equal(count_blk(b, CLS_BLK_BODY), without);
+    free(b);
+}
+
+/* Value of the k-th feature of block blk, in extraction order. */
+static float blk_val(const struct cls_feat_buf *b, unsigned blk, size_t k)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->v[i].blk == blk && k-- == 0)
+            return b->v[i].val;
+    fail_msg("block %u has too few features", blk);
+    return 0;
+}
+
+static void test_offline_binary_tf(void **state)
+{
+    struct cls_feat_buf *b = calloc(1, sizeof(*b));
+    struct cls_lexicon lex;
+    struct cls_feat_cfg bin = feat_cfg(CLS_FEAT_BINARY), tf = feat_cfg(0);
+    struct cls_issue_text t = text_of("x", "error error error error warning");
+    int16_t *q = malloc(((size_t)1 << 18) * sizeof(*q));
+
+    (void)state;
+    assert_non_null(b);
+    assert_non_null(q);
+    for (size_t i = 0; i < (size_t)1 << 18; i++)
+        q[i] = 10;
+    cls_lexicon_init(&lex);
+    /* body features in order: error, error error, warning, error warning */
+    cls_feat_extract(&bin, &lex, &t, b);
+    cls_feat_weigh(&bin, q, 1, 0.1f, b);
+    assert_true(fabsf(blk_val(b, CLS_BLK_BODY, 0) - blk_val(b, CLS_BLK_BODY, 2)) < 1e-6f);
+    cls_feat_extract(&tf, &lex, &t, b);
+    cls_feat_weigh(&tf, q, 1, 0.1f, b);
+    /* 1 + ln 4 against 1 */
+    assert_true(fabsf(blk_val(b, CLS_BLK_BODY, 0) / blk_val(b, CLS_BLK_BODY, 2) -
+                      (1.0f + logf(4.0f))) < 1e-4f);
+    free(q);
+    free(b);
+}
+
+static void test_offline_flags_validated(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char *img = malloc(fx->len);
+    uint32_t crc;
+
+    assert_non_null(img);
+    memcpy(img, fx->img, fx->len);
+    img[16 + 3] = 0x80; /* an unknown feature switch, CRC fixed up */
+    crc = cls_crc32(img, fx->len - 4);
+    for (int i = 0; i < 4; i++)
+        img[fx->len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    expect_load_error(img, fx->len, "invalid values");
+    free(img);
+}
+
+/* NB prior scales: a scale of 1 is plain LR, a scale of 0 silences a column,
+ * and the weights come back multiplied by the scale. */
+static void test_offline_lr_prior_scale(void **state)
+{
+    /* 6 rows, 3 columns: column 0 marks class 0, column 1 class 1, column 2 class 2 */
+    size_t rowptr[7] = {0, 2, 4, 6, 8, 10, 12};
+    uint32_t col[12] = {0, 2, 0, 1, 1, 0, 1, 2, 2, 1, 2, 0};
+    float val[12] = {1, .2f, 1, .3f, 1, .1f, 1, .2f, 1, .3f, 1, .1f};
+    int y[6] = {0, 0, 1, 1, 2, 2};
+    float one[9], zero0[9], w1[9], w2[9], w3[9], b1[3], b2[3], b3[3];
+    struct cls_lr_opts o = {.c = 10, .max_iter = 200, .tol = 1e-9, .history = 8};
+    struct cls_sparse x = {rowptr, col, val, y, 6, 3, NULL};
+
+    (void)state;
+    for (int i = 0; i < 9; i++) {
+        one[i] = 1;
+        zero0[i] = i < 3 ? 0 : 1;
+    }
+    assert_int_equal(cls_lr_train(&x, 3, &o, w1, b1), 0);
+    x.scale = one;
+    assert_int_equal(cls_lr_train(&x, 3, &o, w2, b2), 0);
+    for (int i = 0; i < 9; i++)
+        assert_true(fabsf(w1[i] - w2[i]) < 1e-5f);
+    assert_true(w1[0] > 0 && w1[4] > 0 && w1[8] > 0);
+    x.scale = zero0;
+    assert_int_equal(cls_lr_train(&x, 3, &o, w3, b3), 0);
+    for (int c = 0; c < 3; c++)
+        assert_true(w3[c] == 0.0f);
+    assert_true(w3[4] > 0 && w3[8] > 0);
+}
+
 /*---- CSV --------------------------------------------------------------------*/
 
 static void test_offline_csv_quoting(void **state)
@@ -621,9 +832,14 @@ int main(void)
         cmocka_unit_test(test_offline_encode_decode_roundtrip),
         cmocka_unit_test(test_offline_csv_quoting),
         cmocka_unit_test(test_offline_csv_errors),
+        cmocka_unit_test(test_offline_code_lines_feed_code_block),
+        cmocka_unit_test(test_offline_stem_and_split),
+        cmocka_unit_test(test_offline_binary_tf),
+        cmocka_unit_test(test_offline_lr_prior_scale),
         cmocka_unit_test(test_offline_load_truncated),
         cmocka_unit_test(test_offline_load_bad_checksum),
         cmocka_unit_test(test_offline_load_bad_header),
+        cmocka_unit_test(test_offline_flags_validated),
         cmocka_unit_test(test_offline_version),
         cmocka_unit_test(test_offline_invalid_arguments),
         cmocka_unit_test(test_offline_valid_on_awkward_inputs),
