@@ -19,6 +19,14 @@ struct problem {
     size_t nw; /* n_cols * k, then k biases */
 };
 
+/* The prior scale of entry j's column for class c; 1 without NB weighting.
+ * float like the values, so val * scale rounds as the trained model did
+ * (and multiplying by 1.0f is exact: unscaled fits are unchanged). */
+static inline float prior_scale(const struct cls_sparse *x, size_t j, unsigned c, unsigned k)
+{
+    return x->scale ? x->scale[(size_t)x->col[j] * k + c] : 1.0f;
+}
+
 /* f(theta) and its gradient g; theta = [w (n_cols x k) | bias (k)]. */
 static double objective(const struct problem *pr, const double *th, double *g)
 {
@@ -35,14 +43,8 @@ static double objective(const struct problem *pr, const double *th, double *g)
             z[c] = bias[c];
         for (size_t j = x->rowptr[i]; j < x->rowptr[i + 1]; j++) {
             const double *wr = th + (size_t)x->col[j] * k;
-            if (x->scale) {
-                const float *sr = x->scale + (size_t)x->col[j] * k;
-                for (unsigned c = 0; c < k; c++)
-                    z[c] += x->val[j] * sr[c] * wr[c];
-            } else {
-                for (unsigned c = 0; c < k; c++)
-                    z[c] += x->val[j] * wr[c];
-            }
+            for (unsigned c = 0; c < k; c++)
+                z[c] += x->val[j] * prior_scale(x, j, c, k) * wr[c];
         }
         for (unsigned c = 0; c < k; c++)
             mx = fmax(mx, z[c]);
@@ -57,14 +59,8 @@ static double objective(const struct problem *pr, const double *th, double *g)
         }
         for (size_t j = x->rowptr[i]; j < x->rowptr[i + 1]; j++) {
             double *gr = g + (size_t)x->col[j] * k;
-            if (x->scale) {
-                const float *sr = x->scale + (size_t)x->col[j] * k;
-                for (unsigned c = 0; c < k; c++)
-                    gr[c] += x->val[j] * sr[c] * z[c];
-            } else {
-                for (unsigned c = 0; c < k; c++)
-                    gr[c] += x->val[j] * z[c];
-            }
+            for (unsigned c = 0; c < k; c++)
+                gr[c] += x->val[j] * prior_scale(x, j, c, k) * z[c];
         }
     }
     f *= pr->c;
