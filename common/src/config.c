@@ -1,8 +1,11 @@
 /* Configuration loader: four passes over a daemon's option table (defaults,
- * libconfig file, environment, command line) and one validation step, plus
- * --help/--version/--print-config, kafka.producer/consumer pass-through and
- * access to structured sections. What the options mean is the daemons'
+ * libconfig file, environment, command line), one validation step,
+ * --help/--version/--print-config and the kafka.producer/consumer
+ * pass-through. Value syntax is config_values.c's, structured sections
+ * config_sections.c's. What the options mean is the daemons'
  * (<daemon>/options.c); this file never logs, it returns messages. */
+#include "config_doc.h"
+
 #include <dispatchai/config.h>
 #include <dispatchai/log.h>
 
@@ -24,16 +27,6 @@
 
 #define PT_PRODUCER "kafka.producer"
 #define PT_CONSUMER "kafka.consumer"
-
-struct dai_config_doc {
-    config_t cfg;
-    char *path;
-};
-
-struct dai_config_elem {
-    const config_setting_t *s;
-    const struct dai_config_doc *doc;
-};
 
 /* Where an option's current value came from, for error messages. */
 struct origin {
@@ -112,186 +105,7 @@ static void *field(const struct loader *ld, const struct dai_opt *o)
     return (char *)ld->target + o->offset;
 }
 
-static const char *trim_left(const char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return s;
-}
-
-static bool rest_blank(const char *s)
-{
-    return *trim_left(s) == '\0';
-}
-
-/*---- value parsers ------------------------------------------------------*/
-
-int dai_parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = { "true", "yes", "on", "1" };
-    static const char *const no[] = { "false", "no", "off", "0" };
-
-    for (size_t i = 0; s && i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return DAI_EINVAL;
-}
-
-/* Leading decimal digits of s as an unsigned value; *end after them. */
-static int parse_digits(const char *s, unsigned long long *v, const char **end)
-{
-    char *e;
-
-    s = trim_left(s);
-    if (*s < '0' || *s > '9')
-        return DAI_EINVAL;
-    errno = 0;
-    *v = strtoull(s, &e, 10);
-    if (errno)
-        return DAI_EINVAL;
-    *end = trim_left(e);
-    return 0;
-}
-
-struct unit {
-    const char *name; /* matched case-insensitively, "" = no unit */
-    unsigned long long mult;
-};
-
-/* "<digits><blank><unit>" with the first unit of the table that matches the
- * rest exactly; the value times its multiplier must not exceed max. */
-static int parse_with_units(const char *s, const struct unit *units, size_t n_units,
-                            unsigned long long max, unsigned long long *out)
-{
-    unsigned long long v;
-    const char *end;
-
-    if (!s || parse_digits(s, &v, &end))
-        return DAI_EINVAL;
-    for (size_t i = 0; i < n_units; i++) {
-        size_t n = strlen(units[i].name);
-
-        if (strncasecmp(end, units[i].name, n) == 0 && rest_blank(end + n)) {
-            if (v > max / units[i].mult)
-                return DAI_EINVAL;
-            *out = v * units[i].mult;
-            return 0;
-        }
-    }
-    return DAI_EINVAL;
-}
-
-/* Bytes, or binary units only: "k"/"KB" mean 1000 in some tools and 1024 in
- * others, so we accept just the unambiguous KiB/MiB/GiB/TiB. */
-int dai_parse_size(const char *s, size_t *out)
-{
-    static const struct unit units[] = {
-        {"", 1}, {"b", 1}, {"kib", 1ull << 10}, {"mib", 1ull << 20},
-        {"gib", 1ull << 30}, {"tib", 1ull << 40},
-    };
-    unsigned long long v;
-    int rc = parse_with_units(s, units, sizeof(units) / sizeof(units[0]), SIZE_MAX, &v);
-
-    if (!rc)
-        *out = (size_t)v;
-    return rc;
-}
-
-int dai_parse_ms(const char *s, int *out)
-{
-    /* "ms" and "min" come before "m" and "s" so the longer unit wins. */
-    static const struct unit units[] = {
-        {"ms", 1}, {"min", 60000}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1},
-    };
-    unsigned long long v;
-    int rc = parse_with_units(s, units, sizeof(units) / sizeof(units[0]), INT_MAX, &v);
-
-    if (!rc)
-        *out = (int)v;
-    return rc;
-}
-
-static int parse_int(const char *s, int *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (end == s || errno || !rest_blank(end) || v < INT_MIN || v > INT_MAX)
-        return DAI_EINVAL;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (end == s || errno || !rest_blank(end) || v != v || v > DBL_MAX || v < -DBL_MAX)
-        return DAI_EINVAL;
-    *out = v;
-    return 0;
-}
-
-/*---- string lists and key/value lists -----------------------------------*/
-
-void dai_strlist_free(struct dai_strlist *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
-static int strlist_push(struct dai_strlist *l, const char *s, size_t len)
-{
-    char **grown = realloc(l->v, (l->n + 1) * sizeof(*l->v));
-
-    if (!grown)
-        return -ENOMEM;
-    l->v = grown;
-    l->v[l->n] = strndup(s, len);
-    if (!l->v[l->n])
-        return -ENOMEM;
-    l->n++;
-    return 0;
-}
-
-int dai_strlist_split(const char *csv, char sep, struct dai_strlist *out)
-{
-    const char *p = csv;
-
-    out->v = NULL;
-    out->n = 0;
-    while (p && *p) {
-        const char *e = strchr(p, sep);
-        const char *stop = e ? e : p + strlen(p);
-        const char *a = trim_left(p), *b = stop;
-
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a && strlist_push(out, a, (size_t)(b - a))) {
-            dai_strlist_free(out);
-            return -ENOMEM;
-        }
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
+/*---- key/value lists (pass-through) ------------------------------------*/
 
 static void kvlist_free(struct dai_kvlist *l)
 {
@@ -407,7 +221,7 @@ static int set_text(struct loader *ld, size_t idx, const char *text, const char 
             dai_log_add_secret(s);
         break;
     case DAI_OPT_INT:
-        if (parse_int(text, (int *)f))
+        if (dai_parse_int(text, (int *)f))
             return fail(ld, where, o->key, "\"%s\" is not an integer", text);
         break;
     case DAI_OPT_BOOL:
@@ -421,7 +235,7 @@ static int set_text(struct loader *ld, size_t idx, const char *text, const char 
                         text);
         break;
     case DAI_OPT_DOUBLE:
-        if (parse_double(text, (double *)f))
+        if (dai_parse_double(text, (double *)f))
             return fail(ld, where, o->key, "\"%s\" is not a number", text);
         break;
     case DAI_OPT_MS:
@@ -478,7 +292,7 @@ static int file_strlist(struct loader *ld, size_t idx, const config_setting_t *s
             dai_strlist_free(&l);
             return fail(ld, where, o->key, "expected a list of strings");
         }
-        if (strlist_push(&l, v, strlen(v))) {
+        if (dai_strlist_push(&l, v, strlen(v))) {
             dai_strlist_free(&l);
             return fail(ld, where, o->key, "out of memory");
         }
@@ -1052,97 +866,4 @@ void dai_config_free(const struct dai_config_spec *spec, void *target)
     kvlist_free(&common->consumer_props);
     free(common->config_file);
     common->config_file = NULL;
-}
-
-/*---- structured sections ------------------------------------------------*/
-
-void dai_config_doc_free(struct dai_config_doc *doc)
-{
-    if (!doc)
-        return;
-    config_destroy(&doc->cfg);
-    free(doc->path);
-    free(doc);
-}
-
-int dai_config_doc_each(const struct dai_config_doc *doc, const char *path, dai_config_elem_fn fn,
-                        void *ud, char *err, size_t errlen)
-{
-    const config_setting_t *s;
-    int n, rc;
-
-    if (!doc || !path)
-        return 0;
-    s = config_lookup(&doc->cfg, path);
-    if (!s)
-        return 0;
-    if (!config_setting_is_aggregate(s)) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s:%u: %s: expected a list or group", doc->path,
-                     (unsigned)config_setting_source_line(s), path);
-        return DAI_ECONFIG;
-    }
-    n = config_setting_length(s);
-    for (int i = 0; i < n; i++) {
-        struct dai_config_elem el = { config_setting_get_elem(s, (unsigned)i), doc };
-
-        rc = fn(&el, (size_t)i, ud, err, errlen);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* name NULL means the element itself (for lists of plain strings). */
-static const config_setting_t *elem_member(const struct dai_config_elem *el, const char *name)
-{
-    if (!el || !el->s)
-        return NULL;
-    if (!name)
-        return el->s;
-    return config_setting_is_group(el->s) ? config_setting_get_member(el->s, name) : NULL;
-}
-
-const char *dai_config_elem_str(const struct dai_config_elem *el, const char *name)
-{
-    const config_setting_t *m = elem_member(el, name);
-
-    return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m) : NULL;
-}
-
-int dai_config_elem_strlist(const struct dai_config_elem *el, const char *name,
-                            struct dai_strlist *out)
-{
-    const config_setting_t *m = elem_member(el, name);
-    int n;
-
-    out->v = NULL;
-    out->n = 0;
-    if (!m)
-        return 0;
-    if (config_setting_type(m) != CONFIG_TYPE_ARRAY && config_setting_type(m) != CONFIG_TYPE_LIST)
-        return DAI_ECONFIG;
-    n = config_setting_length(m);
-    for (int i = 0; i < n; i++) {
-        const char *v = config_setting_get_string_elem(m, i);
-
-        if (!v || strlist_push(out, v, strlen(v))) {
-            dai_strlist_free(out);
-            return v ? -ENOMEM : DAI_ECONFIG;
-        }
-    }
-    return 0;
-}
-
-const char *dai_config_elem_where(const struct dai_config_elem *el)
-{
-    static _Thread_local char buf[512];
-    const char *file;
-
-    if (!el || !el->s)
-        return "?";
-    file = config_setting_source_file(el->s);
-    snprintf(buf, sizeof(buf), "%s:%u", file ? file : el->doc->path,
-             (unsigned)config_setting_source_line(el->s));
-    return buf;
 }

@@ -316,3 +316,10 @@ long long dai_mono_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int dai_ms_left(long long deadline_us)
+{
+    long long left = (deadline_us - dai_mono_us()) / 1000;
+
+    return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+}

@@ -167,6 +167,9 @@ void dai_config_doc_free(struct dai_config_doc *doc);
 DAI_MUST_CHECK int dai_parse_size(const char *s, size_t *out);
 DAI_MUST_CHECK int dai_parse_ms(const char *s, int *out);
 DAI_MUST_CHECK int dai_parse_bool(const char *s, bool *out);
+/* A whole decimal int / finite real, surrounding blanks allowed. */
+DAI_MUST_CHECK int dai_parse_int(const char *s, int *out);
+DAI_MUST_CHECK int dai_parse_double(const char *s, double *out);
 
 /* Daemon-specific structured sections (lists of groups such as teams or API
  * tokens). Visits each element of the list or group at `path` in the file;
@@ -189,6 +192,8 @@ DAI_MUST_CHECK int dai_config_elem_strlist(const struct dai_config_elem *el, con
 const char *dai_config_elem_where(const struct dai_config_elem *el); /* static buffer per thread */
 
 void dai_strlist_free(struct dai_strlist *l);
+/* Append a copy of s[0..len): 0 or -ENOMEM. */
+DAI_MUST_CHECK int dai_strlist_push(struct dai_strlist *l, const char *s, size_t len);
 /* Split "a,b , c" into a new strlist (trimmed, empty items dropped). */
 DAI_MUST_CHECK int dai_strlist_split(const char *csv, char sep, struct dai_strlist *out);
 

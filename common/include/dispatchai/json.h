@@ -50,5 +50,8 @@ json_t *dai_json_parse(const char *data, size_t len, char *err, size_t errlen);
 void dai_rfc3339_ms(long long unix_ms, char out[32]);
 long long dai_now_ms(void);        /* wall clock, ms since epoch */
 long long dai_mono_us(void);       /* monotonic clock, microseconds */
+/* Milliseconds from now until a dai_mono_us() deadline, clamped to 0..1 h
+ * (a timeout argument for librdkafka and poll). */
+int dai_ms_left(long long deadline_us);
 
 #endif
