@@ -119,6 +119,8 @@ static int serve(struct app *a)
                                                      .per_ip_connections =
                                                          c->http_per_ip_connections,
                                                      .idle_timeout_ms = c->http_idle_timeout_ms,
+                                                     .request_timeout_ms =
+                                                         c->http_request_timeout_ms,
                                                      .max_body = 4096,
                                                      .metrics = a->registry,
                                                      .ready = cls_daemon_ready,

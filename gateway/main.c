@@ -43,6 +43,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
         .max_connections = cfg->common.http_max_connections,
         .per_ip_connections = cfg->common.http_per_ip_connections,
         .idle_timeout_ms = cfg->common.http_idle_timeout_ms,
+        .request_timeout_ms = cfg->common.http_request_timeout_ms,
         .max_body = cfg->max_request_body,
         .allow_upgrade = true,
         .metrics = m->reg,

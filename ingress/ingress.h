@@ -23,7 +23,6 @@
 struct ing_config {
     struct dai_common_config common;
     size_t max_body;               /* http.max_body */
-    int request_timeout_ms;        /* http.request_timeout */
     char *secret;                  /* webhook.secret / GITHUB_WEBHOOK_SECRET */
     struct dai_strlist secrets;    /* webhook.secrets / GITHUB_WEBHOOK_SECRETS */
     bool insecure_skip_signature;  /* --insecure-skip-signature */
@@ -119,10 +118,8 @@ struct ing_delivery {
     long long received_ms;        /* wall clock, for the event's timestamp */
     long long deadline_us;        /* monotonic: answer 503 after this */
     struct ing_event_info info;
-    /* webhook.c's upload watch (from the headers until the body is complete) */
-    bool uploading;
-    bool reaped;                  /* closed by the request timeout */
-    struct ing_delivery *uprev, *unext;
+    bool submitted;               /* on_request ran (the body arrived in full) */
+    bool timed_out;               /* answered 408 by the request timeout */
     /* publish.c's, under its lock */
     struct ing_dedup_entry *entry;
     bool is_owner;                /* publishing entry (else waiting for it) */
@@ -204,15 +201,8 @@ struct ing_ctx {
     struct dai_metrics *metrics;
     struct dai_http_server *http;
     struct ing_ready *ready;
-    struct ing_uploads *uploads;
 };
 
-/* The request timeout: a request whose body has not fully arrived
- * timeout_ms after its headers gets a 408 and its connection shut down. */
-struct ing_uploads;
-struct ing_uploads *ing_uploads_new(struct ing_ctx *ctx, int timeout_ms, char *err,
-                                    size_t errlen);
-void ing_uploads_free(struct ing_uploads *u);
 
 /* The webhook's MHD handlers (ud = struct ing_ctx *). */
 extern const struct dai_http_handlers ing_webhook_handlers;

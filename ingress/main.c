@@ -86,9 +86,6 @@ int main(int argc, char **argv)
                               sizeof(err));
     if (!ctx.ready)
         goto fail;
-    ctx.uploads = ing_uploads_new(&ctx, cfg.request_timeout_ms, err, sizeof(err));
-    if (!ctx.uploads)
-        goto fail;
     ctx.pool = ing_pool_new(cfg.workers, cfg.queue_size, cfg.max_body, ing_webhook_process, &ctx,
                             err, sizeof(err));
     if (!ctx.pool)
@@ -126,7 +123,6 @@ out:
         DAI_WARN("shutdown: %d messages were never acknowledged (their requests were "
                  "answered 503)", left);
     ing_pool_free(ctx.pool);
-    ing_uploads_free(ctx.uploads);
     ing_ratelimit_free(ctx.rl);
     ing_normalizer_free(ctx.norm);
     dai_metrics_free(ctx.metrics);

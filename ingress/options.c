@@ -16,9 +16,6 @@ static const struct dai_opt opts[] = {
      "Port of the webhook endpoint"},
     {"http.max_body", "INGRESS_MAX_BODY", NULL, DAI_OPT_SIZE, "25MiB", OFF(max_body), 1024,
      1073741824.0, 0, "Largest webhook body accepted (GitHub caps deliveries at 25 MiB)"},
-    {"http.request_timeout", "INGRESS_REQUEST_TIMEOUT", NULL, DAI_OPT_MS, "30s",
-     OFF(request_timeout_ms), 1000, 600000, 0,
-     "Longest a request may take from its headers to its answer"},
     {"webhook.secret", "GITHUB_WEBHOOK_SECRET", NULL, DAI_OPT_STR, "", OFF(secret), 0, 0,
      DAI_OPT_SECRET, "Webhook secret (X-Hub-Signature-256)"},
     {"webhook.secrets", "GITHUB_WEBHOOK_SECRETS", NULL, DAI_OPT_STRLIST, "", OFF(secrets), 0, 0,
@@ -102,10 +99,10 @@ int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, si
                  "zstd", cfg->compression);
         return DAI_ECONFIG;
     }
-    if (cfg->publish_timeout_ms >= cfg->request_timeout_ms) {
+    if (cfg->publish_timeout_ms >= cfg->common.http_request_timeout_ms) {
         snprintf(err, errlen, "publish.timeout (%d ms) must be shorter than "
                  "http.request_timeout (%d ms)", cfg->publish_timeout_ms,
-                 cfg->request_timeout_ms);
+                 cfg->common.http_request_timeout_ms);
         return DAI_ECONFIG;
     }
     return DAI_CONFIG_RUN;

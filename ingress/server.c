@@ -130,6 +130,7 @@ struct dai_http_server *ing_server_start(struct ing_ctx *ctx, char *err, size_t 
         .max_connections = c->http_max_connections,
         .per_ip_connections = c->http_per_ip_connections,
         .idle_timeout_ms = c->http_idle_timeout_ms,
+        .request_timeout_ms = c->http_request_timeout_ms,
         .max_body = ctx->cfg->max_body,
         .metrics = ctx->metrics,
         .ready = ing_ready_check,

@@ -2,21 +2,17 @@
  * delivery GUID, media type, size, rate limit) on the MHD thread, then the
  * suspended request goes to a worker that verifies the signature, decodes,
  * normalises and hands the event to publish.c. Also owns the one log line
- * and the counters per delivery (ing_finish) and the request timeout for
- * bodies that arrive too slowly. */
+ * and the counters per delivery (ing_finish), also for bodies that missed
+ * common's request timeout. */
 #include "ingress.h"
 
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
 
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #define JSON_TYPE "application/json"
 
@@ -135,144 +131,6 @@ static enum dai_http_next refuse(struct ing_ctx *ctx, struct dai_http_request *r
     return DAI_HTTP_RESPONDED;
 }
 
-/*---- the request timeout -----------------------------------------------------*/
-
-struct ing_uploads {
-    struct ing_ctx *ctx;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct ing_delivery *head, *tail; /* oldest headers first */
-    long long timeout_us;
-    bool stop;
-    pthread_t thread;
-};
-
-static void watch(struct ing_uploads *u, struct ing_delivery *d)
-{
-    pthread_mutex_lock(&u->mu);
-    d->uploading = true;
-    d->unext = NULL;
-    d->uprev = u->tail;
-    if (u->tail)
-        u->tail->unext = d;
-    else
-        u->head = d;
-    u->tail = d;
-    pthread_mutex_unlock(&u->mu);
-}
-
-static void unwatch_locked(struct ing_uploads *u, struct ing_delivery *d)
-{
-    if (!d->uploading)
-        return;
-    if (d->uprev)
-        d->uprev->unext = d->unext;
-    else
-        u->head = d->unext;
-    if (d->unext)
-        d->unext->uprev = d->uprev;
-    else
-        u->tail = d->uprev;
-    d->uprev = d->unext = NULL;
-    d->uploading = false;
-}
-
-static void unwatch(struct ing_uploads *u, struct ing_delivery *d)
-{
-    pthread_mutex_lock(&u->mu);
-    unwatch_locked(u, d);
-    pthread_mutex_unlock(&u->mu);
-}
-
-/* Answer 408 on the raw socket and shut it down: MHD reads end-of-stream,
- * closes the connection and completes the request (on_complete frees d).
- * Called with u->mu held, so on_complete (which unwatches under the same
- * lock, before MHD closes the descriptor) cannot have run yet. */
-static void reap(struct ing_uploads *u, struct ing_delivery *d)
-{
-    static const char msg[] =
-        "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-        "Content-Type: application/json\r\nContent-Length: 80\r\n\r\n"
-        "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body was too slow\"}}";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(d->req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-    d->reaped = true;
-    count(u->ctx->stats, d->event, ING_R_REQUEST_TIMEOUT, NULL);
-    log_delivery(d->guid, d->event_name, NULL, 408, "request_timeout", d->req->started_us, NULL);
-    if (!ci)
-        return;
-    /* Best effort: the client may not be reading; the shutdown is what counts. */
-    if (send(ci->connect_fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        DAI_DEBUG("could not send 408 delivery_id=%s", d->guid);
-    shutdown(ci->connect_fd, SHUT_RDWR);
-}
-
-static void *uploads_main(void *arg)
-{
-    struct ing_uploads *u = arg;
-
-    pthread_mutex_lock(&u->mu);
-    while (!u->stop) {
-        long long now = dai_mono_us();
-        struct timespec ts;
-
-        while (u->head && u->head->req->started_us + u->timeout_us <= now) {
-            struct ing_delivery *d = u->head;
-            unwatch_locked(u, d);
-            reap(u, d);
-        }
-        /* Checking five times a second keeps the bound within 200 ms. */
-        now += 200000;
-        ts.tv_sec = (time_t)(now / 1000000);
-        ts.tv_nsec = (long)(now % 1000000) * 1000;
-        pthread_cond_timedwait(&u->cv, &u->mu, &ts);
-    }
-    pthread_mutex_unlock(&u->mu);
-    return NULL;
-}
-
-struct ing_uploads *ing_uploads_new(struct ing_ctx *ctx, int timeout_ms, char *err,
-                                    size_t errlen)
-{
-    struct ing_uploads *u = calloc(1, sizeof(*u));
-    pthread_condattr_t ca;
-
-    if (!u) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    u->ctx = ctx;
-    u->timeout_us = (long long)timeout_ms * 1000;
-    pthread_mutex_init(&u->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&u->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&u->thread, NULL, uploads_main, u)) {
-        snprintf(err, errlen, "cannot start the request timeout thread");
-        pthread_cond_destroy(&u->cv);
-        pthread_mutex_destroy(&u->mu);
-        free(u);
-        return NULL;
-    }
-    return u;
-}
-
-void ing_uploads_free(struct ing_uploads *u)
-{
-    if (!u)
-        return;
-    pthread_mutex_lock(&u->mu);
-    u->stop = true;
-    pthread_cond_signal(&u->cv);
-    pthread_mutex_unlock(&u->mu);
-    pthread_join(u->thread, NULL);
-    pthread_cond_destroy(&u->cv);
-    pthread_mutex_destroy(&u->mu);
-    free(u);
-}
-
 /*---- MHD handlers -------------------------------------------------------------*/
 
 static bool hook_id_ok(const char *s)
@@ -385,7 +243,6 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
      * (bounded by the cap checked above). A failure only loses the hint. */
     if (clen && dai_buf_reserve(&req->body, (size_t)clen))
         DAI_DEBUG("cannot pre-allocate %llu body bytes", clen);
-    watch(ctx->uploads, d);
     return DAI_HTTP_READ_BODY;
 }
 
@@ -402,7 +259,7 @@ static void on_request(void *ud, struct dai_http_request *req)
             DAI_ERROR("cannot queue a 500 response");
         return;
     }
-    unwatch(ctx->uploads, d);
+    d->submitted = true;
     d->deadline_us = dai_mono_us() + (long long)ctx->cfg->publish_timeout_ms * 1000;
     dai_http_suspend(req);
     rc = ing_pool_submit(ctx->pool, d);
@@ -414,6 +271,20 @@ static void on_request(void *ud, struct dai_http_request *req)
     }
 }
 
+/* The body missed http.request_timeout: common answers 408 and closes the
+ * connection; the delivery is counted and logged here. */
+static void on_timeout(void *ud, struct dai_http_request *req)
+{
+    struct ing_ctx *ctx = ud;
+    struct ing_delivery *d = req->state;
+
+    if (!d)
+        return;
+    d->timed_out = true;
+    count(ctx->stats, d->event, ING_R_REQUEST_TIMEOUT, NULL);
+    log_delivery(d->guid, d->event_name, NULL, 408, "request_timeout", req->started_us, NULL);
+}
+
 static void on_complete(void *ud, struct dai_http_request *req)
 {
     struct ing_ctx *ctx = ud;
@@ -422,11 +293,9 @@ static void on_complete(void *ud, struct dai_http_request *req)
     if (!d)
         return;
     req->state = NULL;
-    pthread_mutex_lock(&ctx->uploads->mu);
-    if (d->uploading) {
+    if (!d->submitted && !d->timed_out) {
         /* Never reached on_request: the body was refused mid-way (a chunked
          * body over the cap, answered 413 by the server) or the client left. */
-        unwatch_locked(ctx->uploads, d);
         if (req->status == 413) {
             count(ctx->stats, d->event, ING_R_TOO_LARGE, NULL);
             log_delivery(d->guid, d->event_name, NULL, 413, "payload_too_large",
@@ -435,7 +304,6 @@ static void on_complete(void *ud, struct dai_http_request *req)
             DAI_DEBUG("delivery abandoned by the client delivery_id=%s", d->guid);
         }
     }
-    pthread_mutex_unlock(&ctx->uploads->mu);
     free(d);
 }
 
@@ -443,6 +311,7 @@ const struct dai_http_handlers ing_webhook_handlers = {
     .on_headers = on_headers,
     .on_request = on_request,
     .on_complete = on_complete,
+    .on_timeout = on_timeout,
 };
 
 /*---- the worker: verify, decode, normalise, publish ---------------------------*/

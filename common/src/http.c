@@ -1,8 +1,10 @@
 /* HTTP server on libmicrohttpd (0.9.75): the MHD daemon and its options, the
- * per-request life cycle (headers → capped body → handler → response),
+ * per-request life cycle (headers → capped, time-bounded body → handler → response),
  * built-in /health, /ready and /metrics, JSON error responses, suspend/resume
  * for answers produced on other threads, and per-request metrics. Routing,
  * authentication and the access log belong to the daemons. */
+#include "http_deadline.h"
+
 #include <dispatchai/http.h>
 #include <dispatchai/log.h>
 
@@ -48,6 +50,8 @@ struct http_req {
     bool owner_holds;   /* suspended and the owner has not called resume_with yet */
     bool orphaned;      /* answered by the server at stop while the owner held it */
     bool mhd_done;      /* MHD completed the request */
+    atomic_bool timed_out; /* answered 408 by the request timeout */
+    struct http_dl_node dl; /* on srv->dl while the body arrives */
     size_t discarded;
 };
 
@@ -56,6 +60,7 @@ struct dai_http_server {
     struct dai_http_options opt;
     int port;
     atomic_uint in_flight;
+    struct http_deadlines *dl;  /* NULL without a request timeout */
     struct http_req *susp_head; /* suspended, not yet resumed; under susp_mu */
     bool stopping;              /* under susp_mu */
     struct dai_metric *m_requests, *m_duration, *m_in_flight;
@@ -448,6 +453,8 @@ static enum MHD_Result headers_phase(struct dai_http_server *srv, struct http_re
         return MHD_YES;
     }
     req->phase_ = PH_BODY;
+    if (srv->dl && hr->has_body)
+        http_dl_add(srv->dl, &hr->dl, req->started_us);
     return MHD_YES;
 decided:
     if (rc || (!req->status && !req->pending_)) {
@@ -554,11 +561,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
     switch ((enum phase)hr->r.phase_) {
     case PH_BODY:
-        if (*upload_data_size == 0)
+        if (*upload_data_size == 0) {
+            /* Too late when the timeout has answered 408 already. */
+            if (!http_dl_remove(srv->dl, &hr->dl))
+                return MHD_NO;
             return run_handler(srv, hr);
+        }
         rc = dai_buf_append(&hr->r.body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         if (rc == DAI_ETOOBIG) {
+            if (!http_dl_remove(srv->dl, &hr->dl))
+                return MHD_NO;
             hr->r.status = MHD_HTTP_CONTENT_TOO_LARGE;
             hr->r.phase_ = PH_DISCARD;
             dai_buf_free(&hr->r.body);
@@ -605,7 +618,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!hr)
         return;
     *con_cls = NULL;
-    if (hr->r.status)
+    /* Before MHD closes the descriptor: the timeout thread may be using it. */
+    if (!http_dl_remove(srv->dl, &hr->dl) || atomic_load(&hr->timed_out))
+        snprintf(status, sizeof(status), "408");
+    else if (hr->r.status)
         snprintf(status, sizeof(status), "%u", hr->r.status);
     else
         snprintf(status, sizeof(status), "aborted");
@@ -627,6 +643,39 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (free_now)
         req_free(hr);
+}
+
+/* The request timeout (on the deadline thread, its lock held, so the request
+ * cannot complete and its descriptor cannot be closed meanwhile): answer 408
+ * on the raw socket — MHD cannot queue a response before the whole body is
+ * in — and shut it down; MHD then sees the end of the stream and completes
+ * the request. */
+static void on_body_timeout(void *ud, struct http_dl_node *n)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body was too slow\"}}";
+    struct dai_http_server *srv = ud;
+    struct http_req *hr = (struct http_req *)((char *)n - offsetof(struct http_req, dl));
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(hr->r.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char msg[256];
+    int len;
+
+    atomic_store(&hr->timed_out, true);
+    if (srv->opt.handlers.on_timeout)
+        srv->opt.handlers.on_timeout(srv->opt.ud, &hr->r);
+    if (!ci)
+        return;
+    len = snprintf(msg, sizeof(msg),
+                   "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                   "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+                   sizeof(body) - 1, body);
+    /* Best effort: a client that stopped reading misses the answer; the
+     * shutdown is what frees the connection. */
+    if (len > 0 && (size_t)len < sizeof(msg) &&
+        send(ci->connect_fd, msg, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        DAI_DEBUG("could not send the 408 answer");
+    shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
 /*---- server ---------------------------------------------------------------*/
@@ -737,6 +786,11 @@ struct dai_http_server *dai_http_start(const struct dai_http_options *opt, char 
                                            (opt->idle_timeout_ms + 999) / 1000, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+    if (opt->request_timeout_ms > 0) {
+        srv->dl = http_dl_new(opt->request_timeout_ms, on_body_timeout, srv, err, errlen);
+        if (!srv->dl)
+            goto fail;
+    }
     atomic_store(&srv->starting, true);
     srv->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_access, srv,
                               MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
@@ -751,6 +805,7 @@ struct dai_http_server *dai_http_start(const struct dai_http_options *opt, char 
     srv->port = info ? info->port : opt->port;
     return srv;
 fail:
+    http_dl_free(srv->dl);
     free(srv);
     return NULL;
 }
@@ -801,6 +856,9 @@ void dai_http_stop(struct dai_http_server *srv)
         MHD_resume_connection(hr->r.conn);
     }
     pthread_mutex_unlock(&susp_mu);
+    /* The timeout thread touches connections: gone before MHD closes them. */
+    http_dl_free(srv->dl);
+    srv->dl = NULL;
     MHD_stop_daemon(srv->d);
     free(srv);
 }

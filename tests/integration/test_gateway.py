@@ -4,6 +4,7 @@ up, every list filter and cursor pagination, detail/stats/repos, access control
 (401/403/public reads), malformed requests, and metrics."""
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -319,6 +320,54 @@ def test_gateway_refuses_malformed_requests(broker, topics):
                                    headers={"Origin": "https://evil.example"})
         assert st == 403
         # The daemon survived all of it.
+        assert get(gw, "/api/issues")[0] == 200
+    finally:
+        assert gw.stop() == 0
+
+
+def test_gateway_cuts_off_a_trickled_body_with_408(broker, topics):
+    """A client sending a correction body a byte at a time is never idle, so only
+    http.request_timeout stops it from holding a connection for ever."""
+    ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
+    gw = gateway(broker, topics, env={"HTTP_REQUEST_TIMEOUT": "1s"}).start()
+    try:
+        body = json.dumps({"category": "bug"}).encode()
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        s.sendall((f"POST /api/issues/acme/widgets/1/correction HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: {WRITE['Authorization']}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+                  .encode())
+        t0, got = time.monotonic(), b""
+        s.settimeout(0.2)
+        for i in range(len(body) - 1):  # never the last byte
+            try:
+                s.sendall(body[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            got += chunk
+        s.settimeout(3)
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            got += chunk
+        elapsed = time.monotonic() - t0
+        s.close()
+        assert got.startswith(b"HTTP/1.1 408"), got[:200]
+        assert json.loads(got.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
+        assert 0.8 < elapsed < 3.0, elapsed
+        _, _, m = daitest.request("GET", gw.url + "/metrics")
+        assert re.search(r'dai_http_requests_total\{[^}]*status="408"[^}]*\} 1', m.decode()), \
+            m.decode()[:2000]
         assert get(gw, "/api/issues")[0] == 200
     finally:
         assert gw.stop() == 0

@@ -239,7 +239,7 @@ def test_oversized_body_is_refused_without_reading_it(broker, topics):
 
 
 def test_request_timeout_closes_slow_uploads(broker, topics):
-    d = start_ingress(broker, topics, INGRESS_REQUEST_TIMEOUT="2s", INGRESS_PUBLISH_TIMEOUT="1s")
+    d = start_ingress(broker, topics, HTTP_REQUEST_TIMEOUT="2s", INGRESS_PUBLISH_TIMEOUT="1s")
     try:
         body = load_fixture("issues.opened.json")
         h = webhook_headers("issues", body, SECRET)

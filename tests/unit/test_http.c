@@ -41,6 +41,7 @@ struct fx {
     unsigned completed;
     unsigned last_status;
     unsigned on_request_calls;
+    unsigned timeouts;                  /* on_timeout calls */
     unsigned handler_errors; /* cmocka asserts cannot run on server threads */
     bool ready;
 };
@@ -121,6 +122,15 @@ static void h_complete(void *ud, struct dai_http_request *req)
     pthread_mutex_unlock(&fx->mu);
 }
 
+static void h_timeout(void *ud, struct dai_http_request *req)
+{
+    struct fx *fx = ud;
+
+    pthread_mutex_lock(&fx->mu);
+    fx->timeouts += strcmp(req->route, "test") == 0;
+    pthread_mutex_unlock(&fx->mu);
+}
+
 static bool h_ready(void *ud, char *why, size_t n)
 {
     struct fx *fx = ud;
@@ -134,7 +144,7 @@ static bool h_ready(void *ud, char *why, size_t n)
     return ok;
 }
 
-static struct fx *fx_start(int threads, int idle_ms, int per_ip)
+static struct fx *fx_start(int threads, int idle_ms, int per_ip, int request_timeout_ms)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     struct dai_http_options o = {0};
@@ -151,6 +161,7 @@ static struct fx *fx_start(int threads, int idle_ms, int per_ip)
     o.max_connections = 4000;
     o.per_ip_connections = per_ip;
     o.idle_timeout_ms = idle_ms;
+    o.request_timeout_ms = request_timeout_ms;
     o.max_body = 4096;
     o.metrics = fx->metrics;
     o.ready = h_ready;
@@ -158,6 +169,7 @@ static struct fx *fx_start(int threads, int idle_ms, int per_ip)
     o.handlers.on_headers = h_headers;
     o.handlers.on_request = h_request;
     o.handlers.on_complete = h_complete;
+    o.handlers.on_timeout = h_timeout;
     o.ud = fx;
     fx->srv = dai_http_start(&o, err, sizeof(err));
     if (!fx->srv)
@@ -287,7 +299,7 @@ static bool has_header(const struct reply *r, const char *line)
 
 static void test_http_health_and_keepalive(void **state)
 {
-    struct fx *fx = fx_start(2, 30000, 0);
+    struct fx *fx = fx_start(2, 30000, 0, 0);
     struct reply r1, r2;
     char url[128];
     long connects = -1;
@@ -318,7 +330,7 @@ static void test_http_health_and_keepalive(void **state)
 
 static void test_http_ready_follows_callback(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -339,7 +351,7 @@ static void test_http_ready_follows_callback(void **state)
 
 static void test_http_metrics_exposition(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -365,7 +377,7 @@ static void test_http_metrics_exposition(void **state)
 
 static void test_http_method_not_allowed(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -383,7 +395,7 @@ static void test_http_method_not_allowed(void **state)
 
 static void test_http_on_headers_answers(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -398,7 +410,7 @@ static void test_http_on_headers_answers(void **state)
 
 static void test_http_echo_body_within_cap(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     char body[1025];
     (void)state;
@@ -415,7 +427,7 @@ static void test_http_echo_body_within_cap(void **state)
 
 static void test_http_413_by_content_length(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     char body[1026];
     (void)state;
@@ -475,7 +487,7 @@ static void chunked_post(struct fx *fx, const char *path, size_t total, struct r
 
 static void test_http_413_by_chunked_body(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct upload u;
     struct reply r;
     (void)state;
@@ -504,7 +516,7 @@ static void test_http_413_by_chunked_body(void **state)
 
 static void test_http_unanswered_is_500(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -534,7 +546,7 @@ static void test_http_suspend_resume_other_thread(void **state)
 {
     /* One server thread: /health must still be served while a request is
      * suspended, proving the suspended request holds no thread. */
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     static const struct dai_http_header hdr[] = {{"Retry-After", "3"}};
     struct bg b = {.fx = fx, .path = "/suspend"};
     struct reply r;
@@ -563,7 +575,7 @@ static void test_http_suspend_resume_other_thread(void **state)
 
 static void test_http_resume_races_ahead(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     (void)state;
 
@@ -601,7 +613,7 @@ static void *resume_all(void *arg)
 
 static void test_http_thousand_suspended(void **state)
 {
-    struct fx *fx = fx_start(2, 60000, 0);
+    struct fx *fx = fx_start(2, 60000, 0, 0);
     static struct reply rs[MANY];
     CURL *easy[MANY];
     CURLM *m = curl_multi_init();
@@ -662,7 +674,7 @@ static void test_http_thousand_suspended(void **state)
 
 static void test_http_client_gone_while_suspended(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 0);
+    struct fx *fx = fx_start(1, 30000, 0, 0);
     struct reply r;
     char url[128];
     CURL *c;
@@ -690,7 +702,7 @@ static void test_http_client_gone_while_suspended(void **state)
 
 static void test_http_stop_while_suspended(void **state)
 {
-    struct fx *fx = fx_start(2, 30000, 0);
+    struct fx *fx = fx_start(2, 30000, 0, 0);
     struct bg b = {.fx = fx, .path = "/suspend"};
     struct dai_http_request *req;
     (void)state;
@@ -712,7 +724,7 @@ static void test_http_stop_while_suspended(void **state)
 
 static void test_http_quiesce_keeps_in_flight(void **state)
 {
-    struct fx *fx = fx_start(2, 30000, 0);
+    struct fx *fx = fx_start(2, 30000, 0, 0);
     struct bg b = {.fx = fx, .path = "/suspend"};
     struct reply r;
     (void)state;
@@ -770,7 +782,7 @@ static long long ms_until_closed(int fd, int timeout_ms)
 
 static void test_http_idle_timeout_closes(void **state)
 {
-    struct fx *fx = fx_start(1, 1000, 0);
+    struct fx *fx = fx_start(1, 1000, 0, 0);
     int fd = connect_raw(fx);
     long long ms;
     (void)state;
@@ -781,9 +793,72 @@ static void test_http_idle_timeout_closes(void **state)
     fx_stop(fx);
 }
 
+/* A body trickling in (never idle) is cut off at request_timeout with a
+ * complete 408 answer; the handler hears of it, on_request never runs. */
+static void test_http_request_timeout_408(void **state)
+{
+    struct fx *fx = fx_start(1, 30000, 0, 1000);
+    static const char head[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+    static const char want_body[] =
+        "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body was too slow\"}}";
+    int fd = connect_raw(fx);
+    char buf[1024], want_len[32];
+    size_t got = 0;
+    long long start = now_ms();
+    bool closed = false;
+    (void)state;
+
+    assert_int_equal(send(fd, head, sizeof(head) - 1, 0), (ssize_t)(sizeof(head) - 1));
+    /* One byte every 200 ms: well inside the 30 s idle timeout. */
+    while (!closed && now_ms() - start < 5000) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+            break;
+        if (poll(&p, 1, 200) == 1) {
+            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+            if (n <= 0)
+                closed = true;
+            else
+                got += (size_t)n;
+        }
+    }
+    while (!closed && now_ms() - start < 6000) {
+        ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+        if (n <= 0)
+            closed = true;
+        else
+            got += (size_t)n;
+    }
+    buf[got] = '\0';
+    assert_true(now_ms() - start < 2500);
+    assert_true(got > 12);
+    assert_memory_equal(buf, "HTTP/1.1 408", 12);
+    snprintf(want_len, sizeof(want_len), "Content-Length: %zu\r\n", sizeof(want_body) - 1);
+    assert_non_null(strstr(buf, want_len));
+    assert_non_null(strstr(buf, "\r\n\r\n"));
+    assert_string_equal(strstr(buf, "\r\n\r\n") + 4, want_body);
+    close(fd);
+    wait_completed(fx, 1, 3000);
+    pthread_mutex_lock(&fx->mu);
+    assert_int_equal(fx->timeouts, 1);
+    assert_int_equal(fx->on_request_calls, 0);
+    pthread_mutex_unlock(&fx->mu);
+    /* The server goes on serving, and a body in time is not cut off. */
+    {
+        struct reply r = {0};
+        request(fx, "POST", "/echo", "hello", &r);
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+    }
+    fx_stop(fx);
+}
+
 static void test_http_per_ip_limit(void **state)
 {
-    struct fx *fx = fx_start(1, 30000, 1);
+    struct fx *fx = fx_start(1, 30000, 1, 0);
     int a = connect_raw(fx), b;
     static const char req[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
     char buf[512];
@@ -822,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_http_stop_while_suspended),
         cmocka_unit_test(test_http_quiesce_keeps_in_flight),
         cmocka_unit_test(test_http_idle_timeout_closes),
+        cmocka_unit_test(test_http_request_timeout_408),
         cmocka_unit_test(test_http_per_ip_limit),
     };
     struct rlimit rl;

@@ -78,6 +78,7 @@ struct dai_common_config {
     int http_max_connections;   /* http.max_connections */
     int http_per_ip_connections;/* http.per_ip_connections (0 = unlimited) */
     int http_idle_timeout_ms;   /* http.idle_timeout */
+    int http_request_timeout_ms;/* http.request_timeout */
     int shutdown_timeout_ms;    /* shutdown_timeout (bounded drain on SIGTERM) */
     struct dai_kvlist producer_props; /* kafka.producer.* */
     struct dai_kvlist consumer_props; /* kafka.consumer.* */
@@ -126,6 +127,9 @@ struct dai_common_config {
     {"http.idle_timeout", "HTTP_IDLE_TIMEOUT", NULL, DAI_OPT_MS, "30s",                           \
      offsetof(T, common.http_idle_timeout_ms), 1000, 3600000, 0,                                  \
      "Close connections idle for this long"},                                                     \
+    {"http.request_timeout", "HTTP_REQUEST_TIMEOUT", NULL, DAI_OPT_MS, "30s",                     \
+     offsetof(T, common.http_request_timeout_ms), 1000, 600000, 0,                                \
+     "A request body still incomplete this long after its headers: 408, connection closed"},     \
     {"shutdown_timeout", "SHUTDOWN_TIMEOUT", NULL, DAI_OPT_MS, "10s",                             \
      offsetof(T, common.shutdown_timeout_ms), 0, 600000, 0,                                       \
      "Bound on the drain at SIGTERM/SIGINT"}

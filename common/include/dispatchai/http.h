@@ -55,6 +55,10 @@ struct dai_http_handlers {
     void (*on_request)(void *ud, struct dai_http_request *req);
     /* The request is finished (answered, or the client went away): free state. */
     void (*on_complete)(void *ud, struct dai_http_request *req);
+    /* Optional: the body missed request_timeout_ms and the server is about to
+     * answer 408 and shut the connection (on_request will not be called;
+     * on_complete still is). Runs on the timeout thread: count or log only. */
+    void (*on_timeout)(void *ud, struct dai_http_request *req);
 };
 
 struct dai_http_options {
@@ -64,6 +68,10 @@ struct dai_http_options {
     int max_connections;
     int per_ip_connections;  /* 0 = unlimited */
     int idle_timeout_ms;
+    /* A body still incomplete this long after its headers is answered 408 and
+     * its connection shut down: a client trickling bytes is never idle.
+     * 0 = no bound. */
+    int request_timeout_ms;
     size_t max_body;         /* default body cap for every request */
     bool allow_upgrade;      /* allow MHD_create_response_for_upgrade (WebSocket) */
     struct dai_metrics *metrics;                    /* borrowed; may be NULL */
