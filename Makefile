@@ -52,14 +52,14 @@ $(LIBDAI): $(COMMON_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Shared test support (fixture loading) linked into every unit test.
-UNIT_STUB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
-ALL_OBJS += $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(UNIT_STUB_OBJS)
+UNIT_SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/support/*.c))
+ALL_OBJS += $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(UNIT_SUPPORT_OBJS)
 
 # Daemon archives come before libdispatchai so the linker only pulls in the
 # objects a test actually needs.
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_STUB_OBJS) $(DAEMON_LIBS) $(LIBDAI)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJS) $(DAEMON_LIBS) $(LIBDAI)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_STUB_OBJS) $(DAEMON_LIBS) $(LIBDAI) $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJS) $(DAEMON_LIBS) $(LIBDAI) $(LDLIBS) -lcmocka
 
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS)

@@ -16,38 +16,6 @@
             return rc_;     \
     } while (0)
 
-/* Append s as a JSON string literal. */
-static int append_jstr(struct dai_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const char *run = s;
-
-    TRY(dai_buf_append(b, "\"", 1));
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[6];
-        size_t n = 0;
-
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            n = 2;
-        } else if (c < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        } else {
-            continue;
-        }
-        TRY(dai_buf_append(b, run, (size_t)(s - run)));
-        TRY(dai_buf_append(b, esc, n));
-        run = s + 1;
-    }
-    TRY(dai_buf_append(b, run, (size_t)(s - run)));
-    return dai_buf_append(b, "\"", 1);
-}
-
 /* Resolve a string set to ids; returns how many resolved. */
 static unsigned resolve(const struct gw_strmap *map, const struct gw_strset *set, uint32_t *ids)
 {
@@ -152,7 +120,7 @@ done:
     TRY(dai_buf_append(out, "],\"next_cursor\":", 16));
     if (more && last) {
         gw_cursor_encode(last->updated_ms, last->khash, cur);
-        TRY(append_jstr(out, cur));
+        TRY(dai_buf_append_jstr(out, cur));
     } else {
         TRY(dai_buf_append(out, "null", 4));
     }
@@ -199,7 +167,7 @@ static int get_locked(struct gw_store *s, const char *repo, long long number,
         return DAI_ENOTFOUND;
     is = &s->iss[id];
     TRY(dai_buf_append(out, "{\"key\":", 7));
-    TRY(append_jstr(out, is->key));
+    TRY(dai_buf_append_jstr(out, is->key));
     TRY(dai_buf_append(out, ",\"latest\":", 10));
     TRY(dai_buf_append(out, is->event, is->event_len));
     TRY(dai_buf_appendf(out, ",\"human_override\":%s,\"history\":[",
@@ -300,7 +268,7 @@ static int stats_locked(struct gw_store *s, const char *repo, struct dai_buf *ou
         if (!first)
             TRY(dai_buf_append(out, ",", 1));
         first = false;
-        TRY(append_jstr(out, s->repos[i].name));
+        TRY(dai_buf_append_jstr(out, s->repos[i].name));
         TRY(dai_buf_appendf(out, ":%zu", s->repos[i].c.total));
     }
     return dai_buf_append(out, "}}", 2);
@@ -342,7 +310,7 @@ static int repos_locked(struct gw_store *s, struct dai_buf *out)
 
         rc = dai_buf_append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
         if (!rc)
-            rc = append_jstr(out, v[i]->name);
+            rc = dai_buf_append_jstr(out, v[i]->name);
         if (!rc)
             rc = dai_buf_appendf(out,
                                  ",\"total\":%zu,\"issues\":%zu,\"pull_requests\":%zu,"

@@ -99,57 +99,26 @@ static void detach(struct ing_delivery *d)
 
 /*---- answers -----------------------------------------------------------------*/
 
-/* Write s (valid UTF-8: decoded from validated JSON) as a JSON string at out,
- * which has room for 6 bytes per input byte plus the quotes. Returns the
- * length written. */
-static size_t json_str(char *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *o = out;
-
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 0xf];
-            o += 6;
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    return (size_t)(o - out);
-}
-
-/* The 202/200 body, built on the stack: this runs once per delivery on the
- * thread that serves delivery reports. */
 static void answer_stored(struct ing_delivery *d, bool duplicate, int32_t partition,
                           int64_t offset)
 {
-    char body[160 + ING_GUID_MAX + 6 * ING_KEY_MAX];
-    size_t n;
-    int w;
+    struct dai_buf b = {0};
+    int rc;
 
-    w = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"delivery_id\":\"%s\",\"key\":",
-                 duplicate ? "duplicate" : "accepted", d->guid);
-    n = (size_t)w;
-    if (d->info.key_len) {
-        n += json_str(body + n, d->info.key, d->info.key_len);
-    } else {
-        memcpy(body + n, "null", 4);
-        n += 4;
-    }
-    w = snprintf(body + n, sizeof(body) - n, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
-                 partition, offset);
-    n += (size_t)w;
-    ing_finish(d, duplicate ? 200 : 202, body, n, ING_R_COUNT,
-               duplicate ? "duplicate" : "accepted", NULL, 0);
+    rc = dai_buf_appendf(&b, "{\"status\":\"%s\",\"delivery_id\":\"%s\",\"key\":",
+                         duplicate ? "duplicate" : "accepted", d->guid);
+    if (!rc)
+        rc = d->info.key_len ? dai_buf_append_jstr(&b, d->info.key)
+                             : dai_buf_append(&b, "null", 4);
+    if (!rc)
+        rc = dai_buf_appendf(&b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
+                             partition, offset);
+    if (rc)
+        ing_finish_error(d, 500, ING_R_INTERNAL, "out of memory", NULL, 0);
+    else
+        ing_finish(d, duplicate ? 200 : 202, b.data, b.len, ING_R_COUNT,
+                   duplicate ? "duplicate" : "accepted", NULL, 0);
+    dai_buf_free(&b);
 }
 
 static void answer_unavailable(struct ing_publisher *p, struct ing_delivery *d,

@@ -618,8 +618,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!hr)
         return;
     *con_cls = NULL;
-    /* Before MHD closes the descriptor: the timeout thread may be using it. */
-    if (!http_dl_remove(srv->dl, &hr->dl) || atomic_load(&hr->timed_out))
+    /* Before MHD closes the descriptor: the timeout thread may be using it
+     * (and, once this returns, timed_out is final). */
+    (void)http_dl_remove(srv->dl, &hr->dl);
+    if (atomic_load(&hr->timed_out))
         snprintf(status, sizeof(status), "408");
     else if (hr->r.status)
         snprintf(status, sizeof(status), "%u", hr->r.status);

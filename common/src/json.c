@@ -100,6 +100,40 @@ void dai_buf_free(struct dai_buf *b)
     b->cap = 0;
 }
 
+/* Runs of plain bytes are appended whole; only the escapes are built. */
+int dai_buf_append_jstr(struct dai_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    int rc = dai_buf_append(b, "\"", 1);
+
+    for (; !rc && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[6];
+        size_t n = 0;
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            n = 2;
+        } else if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        } else {
+            continue;
+        }
+        rc = dai_buf_append(b, run, (size_t)(s - run));
+        if (!rc)
+            rc = dai_buf_append(b, esc, n);
+        run = s + 1;
+    }
+    if (!rc)
+        rc = dai_buf_append(b, run, (size_t)(s - run));
+    return rc ? rc : dai_buf_append(b, "\"", 1);
+}
+
 char *dai_buf_take(struct dai_buf *b)
 {
     char *s = b->data;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../classifier/classifier.h"
+#include "support/fixture.h"
 
 static char path[64];
 
@@ -20,15 +21,9 @@ static int load(const char *text, struct cls_config *cfg, struct cls_team_set *t
     char arg[96];
     char *argv[] = {"dispatchai-classifier", arg, NULL};
     struct dai_config_doc *doc = NULL;
-    FILE *f;
-    int fd, rc;
+    int rc;
 
-    snprintf(path, sizeof(path), "/tmp/cls-teams-XXXXXX");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(test_temp_file(path, sizeof(path), "cls-teams", text, strlen(text)), 0);
     snprintf(arg, sizeof(arg), "--config=%s", path);
     memset(cfg, 0, sizeof(*cfg));
     rc = dai_config_load(&cls_config_spec, cfg, 2, argv, &doc, err, errlen);

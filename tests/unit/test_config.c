@@ -6,6 +6,8 @@
 #include <dispatchai/config.h>
 #include <dispatchai/log.h>
 
+#include "support/fixture.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -112,13 +114,7 @@ static int teardown(void **state)
 
 static void write_conf(struct fx *f, const char *text)
 {
-    int fd;
-
-    snprintf(f->path, sizeof(f->path), "/tmp/dai-test-cfg-XXXXXX");
-    fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    assert_int_equal(test_temp_file(f->path, sizeof(f->path), "cfg", text, strlen(text)), 0);
 }
 
 /* Load with an optional file (passed as --config) and NULL-terminated flags. */

@@ -12,6 +12,7 @@
 #include "learn.h"
 #include "model.h"
 #include "offline.h"
+#include "support/fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -156,24 +157,16 @@ static struct dai_classification classify_tb(const struct cls_offline_model *m, 
     return classify(m, NULL, &t);
 }
 
-static char *write_tmp(const void *buf, size_t len)
-{
-    char *path = strdup("/tmp/test_offline_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, buf, len), (ssize_t)len);
-    close(fd);
-    return path;
-}
-
 static void expect_load_error(const void *buf, size_t len, const char *needle)
 {
-    char *path = write_tmp(buf, len), err[256] = "";
-    struct cls_offline_model *m = cls_offline_load(path, err, sizeof(err));
+    char path[128], err[256] = "";
+    struct cls_offline_model *m;
+
+    assert_int_equal(test_temp_file(path, sizeof(path), "offline", buf, len), 0);
+    m = cls_offline_load(path, err, sizeof(err));
     assert_null(m);
     assert_non_null(strstr(err, needle));
     unlink(path);
-    free(path);
 }
 
 /*---- loading ----------------------------------------------------------------*/

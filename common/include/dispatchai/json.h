@@ -20,6 +20,9 @@ struct dai_buf {
 DAI_MUST_CHECK int dai_buf_reserve(struct dai_buf *b, size_t extra); /* 0, -ENOMEM, DAI_ETOOBIG */
 DAI_MUST_CHECK int dai_buf_append(struct dai_buf *b, const void *data, size_t len);
 DAI_MUST_CHECK int dai_buf_appendf(struct dai_buf *b, const char *fmt, ...) DAI_PRINTF(2, 3);
+/* Append s (NUL-terminated, valid UTF-8) as a quoted JSON string: '"', '\\'
+ * and control characters escaped, everything else as is. */
+DAI_MUST_CHECK int dai_buf_append_jstr(struct dai_buf *b, const char *s);
 void dai_buf_reset(struct dai_buf *b);     /* len = 0, keeps memory */
 void dai_buf_free(struct dai_buf *b);      /* frees memory, keeps max */
 char *dai_buf_take(struct dai_buf *b);     /* new string; the buffer is emptied */

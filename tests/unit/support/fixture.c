@@ -1,10 +1,12 @@
 /* Reads GitHub payload fixtures for unit tests, so the tests that need real
- * payloads share one loader. */
+ * payloads share one loader, and writes the temporary input files tests
+ * hand to loaders that take a path. */
 #include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void test_fixture_path(char *out, size_t n, const char *name)
 {
@@ -43,4 +45,23 @@ char *test_fixture_read(const char *name, size_t *len)
 out:
     fclose(f);
     return buf;
+}
+
+int test_temp_file(char *out, size_t n, const char *tag, const void *data, size_t len)
+{
+    int fd;
+    ssize_t w;
+
+    if (snprintf(out, n, "/tmp/dai-test-%s-XXXXXX", tag) >= (int)n)
+        return -1;
+    fd = mkstemp(out);
+    if (fd < 0)
+        return -1;
+    w = write(fd, data, len);
+    close(fd);
+    if (w != (ssize_t)len) {
+        unlink(out);
+        return -1;
+    }
+    return 0;
 }
