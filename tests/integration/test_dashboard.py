@@ -39,6 +39,21 @@ OUT_DIR = REPO / ".run" / "dashboard"
 NOW_MS = int(time.time() * 1000)
 
 
+def install_playwright_core():
+    """playwright-core is not committed: install it from package-lock.json
+    into tests/browser/node_modules when a fresh clone lacks it. Returns an
+    error message, empty on success."""
+    if (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        return ""
+    if not shutil.which("npm"):
+        return "tests/browser/node_modules (needs npm: npm ci --prefix tests/browser)"
+    run = subprocess.run(["npm", "ci", "--prefix", str(BROWSER_DIR), "--no-audit", "--no-fund",
+                          "--loglevel=error"], capture_output=True, text=True, timeout=300)
+    if run.returncode != 0:
+        return f"tests/browser/node_modules (npm ci failed: {run.stderr.strip()[-2000:]})"
+    return ""
+
+
 def browser_prereqs():
     """What is missing to run the browser, as a message (empty when ready)."""
     missing = []
@@ -46,8 +61,9 @@ def browser_prereqs():
         missing.append("node (Debian package nodejs)")
     if not os.access(CHROMIUM, os.X_OK):
         missing.append(f"{CHROMIUM} (Debian package chromium)")
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        missing.append("tests/browser/node_modules (run: npm ci --prefix tests/browser)")
+    npm_error = install_playwright_core()
+    if npm_error:
+        missing.append(npm_error)
     return "; ".join(missing)
 
 
