@@ -6,7 +6,7 @@
  * Turning spans into our event is normalize.c's job. */
 #include "extract.h"
 
-#include <dispatchai/hmac.h>
+#include <dispatchai/hex.h>
 
 #include <errno.h>
 #include <stdio.h>

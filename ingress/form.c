@@ -4,7 +4,7 @@
  * verification (webhook.c); this file only decodes. */
 #include "normalize.h"
 
-#include <dispatchai/hmac.h>
+#include <dispatchai/hex.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * rule's inputs (full_name, subject, number); the HTTP side is webhook.c's. */
 #include "normalize.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/events.h>
 
 #include <stdio.h>

@@ -7,6 +7,7 @@
  * docs/ingress.md ("Durability and de-duplication"). */
 #include "ingress.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
 #include <dispatchai/log.h>

@@ -4,6 +4,7 @@
  * refreshed at each /metrics scrape, and the graceful drain at SIGTERM. */
 #include "ingress.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/log.h>
 
 #include <pthread.h>

@@ -6,6 +6,7 @@
  * common's request timeout. */
 #include "ingress.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
 

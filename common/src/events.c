@@ -2,6 +2,7 @@
  * classifications to and from JSON with validation, subject extraction, keys
  * and schema validation. Building a raw event from a GitHub payload is the
  * ingress's job (ingress/normalize.c); this file only defines what is valid. */
+#include <dispatchai/clock.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
 

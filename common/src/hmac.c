@@ -2,6 +2,7 @@
  * coding, "sha256=<hex>" parsing and constant-time verification against one
  * or more secrets (rotation). Which secrets to use, and what to do with a
  * mismatch, is the caller's business (ingress/verify.c). */
+#include <dispatchai/hex.h>
 #include <dispatchai/hmac.h>
 
 #include <openssl/crypto.h>
@@ -36,43 +37,6 @@ void dai_hmac_sha256(const void *key, size_t keylen, const void *data, size_t le
      * verifies because dai_hmac_verify_any checks hmac_compute's result. */
     if (hmac_compute(key, keylen, data, len, out))
         memset(out, 0, DAI_SHA256_LEN);
-}
-
-void dai_hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-}
-
-int dai_hex_digit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int dai_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t outlen)
-{
-    if (!hex || outlen > SIZE_MAX / 2 || hexlen != 2 * outlen)
-        return DAI_EPARSE;
-    for (size_t i = 0; i < outlen; i++) {
-        int hi = dai_hex_digit((unsigned char)hex[2 * i]);
-        int lo = dai_hex_digit((unsigned char)hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return DAI_EPARSE;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return 0;
 }
 
 int dai_hmac_parse_signature(const char *header, unsigned char out[DAI_SHA256_LEN])

@@ -5,7 +5,9 @@
  * authentication and the access log belong to the daemons. */
 #include "http_deadline.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/http.h>
+#include <dispatchai/json.h>
 #include <dispatchai/log.h>
 
 #include <arpa/inet.h>

@@ -4,7 +4,7 @@
  * answer on the socket, counters) is the caller's, via the callback. */
 #include "http_deadline.h"
 
-#include <dispatchai/json.h>
+#include <dispatchai/clock.h>
 
 #include <pthread.h>
 #include <stdio.h>

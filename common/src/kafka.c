@@ -5,7 +5,7 @@
  * an optional poll thread, delivery reports and transactions; consumers with
  * rebalance handling. Topic creation, checks and watermarks are in
  * kafka_admin.c. What to produce and when to commit is the daemons' business. */
-#include <dispatchai/json.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>

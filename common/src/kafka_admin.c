@@ -2,7 +2,7 @@
  * metadata, never auto-creating them), creating the missing ones with the
  * configured partitions and replication, and partition watermarks. Used at
  * start-up and by readiness checks; nothing here produces or consumes. */
-#include <dispatchai/json.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/kafka.h>
 
 #include <errno.h>

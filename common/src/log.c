@@ -3,7 +3,8 @@
  * lines from different threads never interleave. JSON mode splits a message
  * into its leading text and trailing key=value fields. Deciding what to log
  * (and never logging payloads) is the callers' job. */
-#include <dispatchai/json.h>
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/log.h>
 
 #include <errno.h>

@@ -5,6 +5,7 @@
 #include "../normalize.h"
 
 #include <dispatchai/hmac.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/json.h>
 #include <jansson.h>
 #include <stdio.h>

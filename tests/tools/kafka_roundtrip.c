@@ -3,6 +3,7 @@
  * dai_producer (acks=all, idempotent) and waits for every delivery report;
  * `consume N` reads N messages through dai_consumer (read_committed) and prints
  * one JSON line per message. Checking what came back is the tests' job. */
+#include <dispatchai/clock.h>
 #include <dispatchai/json.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/log.h>

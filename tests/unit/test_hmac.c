@@ -1,6 +1,7 @@
 /* Unit tests for common/src/hmac.c: GitHub's documented test vector, hex
  * coding, "sha256=" header parsing (malformed, truncated, non-hex, case) and
  * verification against several secrets for rotation. */
+#include <dispatchai/hex.h>
 #include <dispatchai/hmac.h>
 
 #include <setjmp.h>

@@ -1,6 +1,5 @@
-/* Unit tests for common/src/json.c: the capped dai_buf, typed getters and
- * their defaults, dotted paths, compact dumps, depth-limited parsing, and
- * the RFC 3339 / clock helpers. */
+/* Unit tests for common/src/json.c: typed getters and their defaults, dotted
+ * paths, compact dumps into a capped buffer, and depth-limited parsing. */
 #include <dispatchai/json.h>
 
 #include <errno.h>
@@ -12,63 +11,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-static void test_json_buf_append_and_take(void **state)
-{
-    struct dai_buf b = { 0 };
-    char *s;
-
-    (void)state;
-    assert_int_equal(dai_buf_append(&b, "abc", 3), 0);
-    assert_int_equal(dai_buf_appendf(&b, "-%d-%s", 42, "x"), 0);
-    assert_int_equal(b.len, 8);
-    assert_string_equal(b.data, "abc-42-x");
-    dai_buf_reset(&b);
-    assert_int_equal(b.len, 0);
-    assert_string_equal(b.data, "");
-    assert_int_equal(dai_buf_append(&b, "z", 1), 0);
-    s = dai_buf_take(&b);
-    assert_string_equal(s, "z");
-    assert_null(b.data);
-    assert_int_equal(b.len, 0);
-    free(s);
-    s = dai_buf_take(&b); /* an empty buffer still yields a string */
-    assert_non_null(s);
-    assert_string_equal(s, "");
-    free(s);
-}
-
-static void test_json_buf_appendf_grows(void **state)
-{
-    struct dai_buf b = { 0 };
-    char big[1000];
-
-    (void)state;
-    memset(big, 'q', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    assert_int_equal(dai_buf_appendf(&b, "<%s>", big), 0);
-    assert_int_equal(b.len, 1001);
-    assert_int_equal(b.data[0], '<');
-    assert_int_equal(b.data[1000], '>');
-    assert_int_equal(b.data[1001], '\0');
-    dai_buf_free(&b);
-}
-
-static void test_json_buf_cap_enforced(void **state)
-{
-    struct dai_buf b = { .max = 8 };
-
-    (void)state;
-    assert_int_equal(dai_buf_append(&b, "12345678", 8), 0);
-    assert_int_equal(dai_buf_append(&b, "9", 1), DAI_ETOOBIG);
-    assert_int_equal(b.len, 8);
-    assert_string_equal(b.data, "12345678");
-    dai_buf_reset(&b);
-    assert_int_equal(dai_buf_appendf(&b, "%s", "123456789"), DAI_ETOOBIG);
-    assert_string_equal(b.data, "");
-    dai_buf_free(&b);
-    assert_int_equal(b.max, 8);
-}
 
 static void test_json_getters_defaults(void **state)
 {
@@ -203,47 +145,15 @@ static void test_json_parse_rejects_deep_nesting(void **state)
     free(deep);
 }
 
-static void test_json_rfc3339_ms(void **state)
-{
-    char out[32];
-
-    (void)state;
-    dai_rfc3339_ms(0, out);
-    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
-    dai_rfc3339_ms(1795946400123LL, out);
-    assert_string_equal(out, "2026-11-29T10:00:00.123Z");
-    dai_rfc3339_ms(-1, out);
-    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
-    dai_rfc3339_ms(951782400007LL, out); /* leap day 2000 */
-    assert_string_equal(out, "2000-02-29T00:00:00.007Z");
-}
-
-static void test_json_clocks_advance(void **state)
-{
-    long long w0 = dai_now_ms(), m0 = dai_mono_us(), m1;
-
-    (void)state;
-    assert_true(w0 > 1700000000000LL); /* after Nov 2023: the clock is in ms */
-    do {
-        m1 = dai_mono_us();
-    } while (m1 == m0);
-    assert_true(m1 > m0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_buf_append_and_take),
-        cmocka_unit_test(test_json_buf_appendf_grows),
-        cmocka_unit_test(test_json_buf_cap_enforced),
         cmocka_unit_test(test_json_getters_defaults),
         cmocka_unit_test(test_json_path_lookup),
         cmocka_unit_test(test_json_dump_compact_in_order),
         cmocka_unit_test(test_json_dump_respects_cap),
         cmocka_unit_test(test_json_parse_ok_and_errors),
         cmocka_unit_test(test_json_parse_rejects_deep_nesting),
-        cmocka_unit_test(test_json_rfc3339_ms),
-        cmocka_unit_test(test_json_clocks_advance),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,7 @@
  * exit code after a signal or an internal stop, SIGPIPE ignored, and a wait
  * that a signal cuts short. Stop tests run in a forked child because the
  * stop flag is, by design, one-way for the life of the process. */
-#include <dispatchai/json.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
 

@@ -2,9 +2,12 @@
 #ifndef DISPATCHAI_DAI_H
 #define DISPATCHAI_DAI_H
 
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
+#include <dispatchai/hex.h>
 #include <dispatchai/hmac.h>
 #include <dispatchai/http.h>
 #include <dispatchai/json.h>

@@ -1,5 +1,5 @@
-/* HMAC-SHA256 as GitHub uses it for X-Hub-Signature-256: signing, hex
- * encoding, "sha256=<hex>" parsing and constant-time verification. Pure
+/* HMAC-SHA256 as GitHub uses it for X-Hub-Signature-256: signing,
+ * "sha256=<hex>" parsing and constant-time verification. Pure
  * functions; thread-safe. */
 #ifndef DISPATCHAI_HMAC_H
 #define DISPATCHAI_HMAC_H
@@ -13,17 +13,6 @@
 /* out receives DAI_SHA256_LEN bytes. */
 void dai_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                      unsigned char out[DAI_SHA256_LEN]);
-
-/* Value of one hex digit (either case), or -1. Shared with the ingress's
- * %XX and \uXXXX decoders. */
-int dai_hex_digit(int c);
-
-/* Lower-case hex; out holds 2*n + 1 bytes (NUL-terminated). */
-void dai_hex_encode(const unsigned char *in, size_t n, char *out);
-
-/* Decode exactly 2*outlen hex digits (either case). 0 or DAI_EPARSE. */
-DAI_MUST_CHECK int dai_hex_decode(const char *hex, size_t hexlen, unsigned char *out,
-                                  size_t outlen);
 
 /* Parse "sha256=<64 hex digits>" (prefix case-sensitive as GitHub sends it,
  * digits in either case). 0 or DAI_EBADSIG. */

@@ -9,8 +9,9 @@
 #define DISPATCHAI_HTTP_H
 
 #include <dispatchai/err.h>
-#include <dispatchai/json.h>
+#include <dispatchai/buf.h>
 #include <dispatchai/metrics.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>

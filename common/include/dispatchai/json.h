@@ -1,31 +1,17 @@
-/* Small jansson helpers: typed getters with defaults, dotted-path lookup, and
- * compact serialisation into a reusable, capped byte buffer. */
+/* Small jansson helpers: typed getters with defaults, dotted-path lookup,
+ * compact serialisation into a capped dai_buf, and the JSON string writer. */
 #ifndef DISPATCHAI_JSON_H
 #define DISPATCHAI_JSON_H
 
+#include <dispatchai/buf.h>
 #include <dispatchai/err.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A growable byte buffer with a hard cap (max == 0 means no cap). The data is
- * always NUL-terminated after a successful append. Zero-initialise to start. */
-struct dai_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    size_t max;
-};
-
-DAI_MUST_CHECK int dai_buf_reserve(struct dai_buf *b, size_t extra); /* 0, -ENOMEM, DAI_ETOOBIG */
-DAI_MUST_CHECK int dai_buf_append(struct dai_buf *b, const void *data, size_t len);
-DAI_MUST_CHECK int dai_buf_appendf(struct dai_buf *b, const char *fmt, ...) DAI_PRINTF(2, 3);
 /* Append s (NUL-terminated, valid UTF-8) as a quoted JSON string: '"', '\\'
  * and control characters escaped, everything else as is. */
 DAI_MUST_CHECK int dai_buf_append_jstr(struct dai_buf *b, const char *s);
-void dai_buf_reset(struct dai_buf *b);     /* len = 0, keeps memory */
-void dai_buf_free(struct dai_buf *b);      /* frees memory, keeps max */
-char *dai_buf_take(struct dai_buf *b);     /* new string; the buffer is emptied */
 
 /* Typed getters on an object member; the default when absent, null or of another type. */
 const char *dai_json_str(const json_t *obj, const char *key, const char *def); /* borrowed */
@@ -47,14 +33,5 @@ DAI_MUST_CHECK int dai_json_dump(const json_t *v, struct dai_buf *b);
  * The size cap is the caller's (e.g. http.max_body). */
 #define DAI_JSON_MAX_DEPTH 64
 json_t *dai_json_parse(const char *data, size_t len, char *err, size_t errlen);
-
-/* Format a UNIX time in milliseconds as RFC 3339 UTC ("2026-11-29T10:00:00.123Z").
- * out must hold 32 bytes. */
-void dai_rfc3339_ms(long long unix_ms, char out[32]);
-long long dai_now_ms(void);        /* wall clock, ms since epoch */
-long long dai_mono_us(void);       /* monotonic clock, microseconds */
-/* Milliseconds from now until a dai_mono_us() deadline, clamped to 0..1 h
- * (a timeout argument for librdkafka and poll). */
-int dai_ms_left(long long deadline_us);
 
 #endif

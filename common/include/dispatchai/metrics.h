@@ -6,7 +6,7 @@
 #define DISPATCHAI_METRICS_H
 
 #include <dispatchai/err.h>
-#include <dispatchai/json.h>
+#include <dispatchai/buf.h>
 #include <stddef.h>
 
 struct dai_metrics;
