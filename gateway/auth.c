@@ -3,7 +3,7 @@
  * SHA-256 digests of tokens are kept, and a lookup compares the presented
  * token's digest with every entry in constant time, so neither timing nor a
  * memory dump of the table gives a token away. Never logs. */
-#include "gateway.h"
+#include "auth.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>

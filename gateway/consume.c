@@ -4,7 +4,19 @@
  * store, and — once the view has caught up with the end offsets seen at
  * start — handed to the WebSocket fan-out. Readiness and lag are tracked here.
  * Runs on the main thread until the process is asked to stop. */
-#include "gateway.h"
+#include "consume.h"
+
+#include "fanout.h"
+#include "metrics.h"
+#include "options.h"
+#include "store.h"
+
+#include <dispatchai/clock.h>
+#include <dispatchai/hex.h>
+#include <dispatchai/kafka.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 #include <malloc.h>

@@ -3,7 +3,12 @@
  * publishes for it — the issue's current effective event with the corrected
  * classification (source "human", corrected_by = the token's name) and fresh
  * processing metadata. Pure: publishing is publish.c's job. */
-#include "gateway.h"
+#include "correction.h"
+
+#include <dispatchai/clock.h>
+#include <dispatchai/events.h>
+#include <dispatchai/hex.h>
+#include <dispatchai/json.h>
 
 #include <openssl/rand.h>
 #include <stdio.h>

@@ -5,7 +5,21 @@
  * hello/subscribe/ping handling, ?since= resumes paced from the log, protocol
  * keepalive, idle and close timeouts, and shutdown with 1001. Protocol rules
  * themselves are session.c's. */
-#include "gateway.h"
+#include "fanout.h"
+
+#include "frame.h"
+#include "metrics.h"
+#include "session.h"
+#include "store.h"
+#include "updlog.h"
+#include "wsmsg.h"
+
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
+#include <dispatchai/http.h>
+#include <dispatchai/json.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 #include <fcntl.h>

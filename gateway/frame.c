@@ -2,7 +2,9 @@
  * single time and every subscribed session writes the same bytes, so fan-out
  * costs a reference, not a copy or a re-encode per client. Reference counts
  * are touched only by the fan-out thread (see gateway.h). */
-#include "gateway.h"
+#include "frame.h"
+
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>

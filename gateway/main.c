@@ -2,7 +2,22 @@
  * the store, the WebSocket loop, the correction publisher, the HTTP server
  * and the follower of issues.enriched, which runs on this thread until a
  * signal — and tears it down in reverse. No logic of its own. */
-#include "gateway.h"
+#include "app.h"
+#include "auth.h"
+#include "consume.h"
+#include "fanout.h"
+#include "metrics.h"
+#include "options.h"
+#include "publish.h"
+#include "ratelimit.h"
+#include "rest.h"
+#include "store.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/http.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <stdio.h>
 

@@ -2,7 +2,11 @@
  * validated against the enums (category, priority, state, type) or kept as
  * lower-case strings (repositories, teams); matching is OR within a field and
  * AND across fields. The store resolves string sets to ids for fast scans. */
-#include "gateway.h"
+#include "match.h"
+
+#include "text.h"
+
+#include <dispatchai/events.h>
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,9 @@
 /* The gateway's metric families (names and help in one place); the values
  * are fed by the follower, the fan-out loop and the REST handlers. Request
  * counts and latency per route come from common/src/http.c. */
-#include "gateway.h"
+#include "metrics.h"
+
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 

@@ -2,7 +2,11 @@
  * loaded by common/src/config.c), the checks that span options, and the API
  * token table from gateway.api_tokens / GATEWAY_API_TOKENS or the file's
  * gateway.tokens list. Every key is documented in config/gateway.conf. */
-#include "gateway.h"
+#include "options.h"
+
+#include "auth.h"
+
+#include <dispatchai/log.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * entries, a seek is two binary searches, and a scan reads entries
  * sequentially. Entries carry the filter fields so scans do not chase
  * pointers. Not thread-safe; the store locks around it. */
-#include "gateway.h"
+#include "order.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,13 @@
  * the waiting request whether the broker has the event. The event itself is
  * built by correction.c; every gateway instance applies it when it comes
  * back through the topic, this one included. */
-#include "gateway.h"
+#include "publish.h"
+
+#include "options.h"
+
+#include <dispatchai/events.h>
+#include <dispatchai/kafka.h>
+#include <dispatchai/log.h>
 
 #include <errno.h>
 #include <openssl/rand.h>

@@ -2,7 +2,9 @@
  * struct gw_query (unknown names and bad values are errors, never ignored),
  * and list positions travel as opaque cursors — base64url of a version byte,
  * the position (updated_ms, key hash) and a check value. */
-#include "gateway.h"
+#include "query.h"
+
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * per minute and the bucket holds per_minute, so a client can burst a minute's
  * worth and then keeps the average. A mutex guards the small table; names
  * are the configured token names, so the table never outgrows the config. */
-#include "gateway.h"
+#include "ratelimit.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -3,8 +3,30 @@
  * list/detail/stats/repos read the store, corrections are validated,
  * rate-limited (429) and published, answering once the broker acknowledged
  * them. /ws is handed to ws.c after the same checks. */
-#include "gateway.h"
+#include "rest.h"
+
+#include "app.h"
+#include "auth.h"
+#include "consume.h"
+#include "correction.h"
+#include "cors.h"
+#include "metrics.h"
+#include "options.h"
+#include "publish.h"
+#include "query.h"
+#include "ratelimit.h"
 #include "static.h"
+#include "store.h"
+#include "text.h"
+#include "ws.h"
+
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
+#include <dispatchai/events.h>
+#include <dispatchai/http.h>
+#include <dispatchai/json.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,30 +124,6 @@ static void parse_path(const char *url, struct path *p)
         p->bad_number = true;
     else
         p->number = (long long)num;
-}
-
-/* ---- CORS ----------------------------------------------------------------- */
-
-bool gw_origin_allowed(const struct gw_config *cfg, const char *origin)
-{
-    for (size_t i = 0; i < cfg->cors_origins.n; i++)
-        if (!strcmp(cfg->cors_origins.v[i], "*") ||
-            !strcasecmp(cfg->cors_origins.v[i], origin))
-            return true;
-    return false;
-}
-
-size_t gw_cors_headers(const struct gw_config *cfg, struct dai_http_request *req,
-                       struct dai_http_header *h)
-{
-    const char *origin = dai_http_header(req, "Origin");
-
-    if (!origin || !gw_origin_allowed(cfg, origin))
-        return 0;
-    h[0] = (struct dai_http_header){"Access-Control-Allow-Origin", origin};
-    h[1] = (struct dai_http_header){"Vary", "Origin"};
-    h[2] = (struct dai_http_header){"Access-Control-Expose-Headers", "Retry-After"};
-    return 3;
 }
 
 /* ---- responses ------------------------------------------------------------ */

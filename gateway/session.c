@@ -5,7 +5,11 @@
  * codes — and keeps the bounded send queue of pre-encoded frames (written
  * with writev, several frames per call). Socket I/O goes through hooks, so
  * the whole protocol is unit-tested over memory. No threads, no timers. */
-#include "gateway.h"
+#include "session.h"
+
+#include "text.h"
+
+#include <dispatchai/clock.h>
 
 #include <errno.h>
 #include <stdlib.h>

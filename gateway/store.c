@@ -3,7 +3,13 @@
  * human-correction rule, per-repository counters and the ordered index that
  * list queries scan. One writer (the consumer) under a write lock; readers
  * (REST) under the read lock. Response building lives in view.c. */
-#include "store.h"
+#include "store_layout.h"
+
+#include "text.h"
+
+#include <dispatchai/buf.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,72 +1,74 @@
-/* The store's private layout, shared by store.c (writes) and view.c (reads);
- * nothing else includes it. */
+/* The in-memory triage view (store.c applies events, view.c answers
+ * reads). The consumer thread is the only writer; HTTP threads read under the
+ * store's read lock. Its private layout is in store_layout.h. */
 #ifndef DISPATCHAI_GW_STORE_H
 #define DISPATCHAI_GW_STORE_H
 
-#include "gateway.h"
+#include "match.h"
 
-#include <pthread.h>
+#include <dispatchai/err.h>
 
-struct gw_counts {
-    size_t total;
-    size_t cat[DAI_CAT_COUNT];
-    size_t prio[DAI_PRIO_COUNT];
-    size_t state[GW_STATE_COUNT];
-    size_t source[DAI_SRC_COUNT];
-    size_t type[GW_TYPE_COUNT];
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dai_buf;
+struct gw_query;
+
+struct gw_store_limits {
+    size_t max_body;    /* subject/comment body bytes kept (UTF-8 safe cut) */
+    size_t max_event;   /* stored event JSON cap after the cut */
+    unsigned history;   /* classification history entries per issue */
+    size_t max_issues;  /* the least recently updated issue is evicted beyond this */
 };
 
-struct gw_repo_rec {
-    char *name;    /* as first seen ("Owner/Repo") */
-    char *name_lc; /* map key */
-    struct gw_counts c;
+enum gw_apply_kind {
+    GW_APPLY_UPDATED = 0, /* new or changed issue */
+    GW_APPLY_REMOVED,     /* action "deleted": the issue left the view */
 };
 
-struct gw_issue_rec {
-    char *key;       /* "Owner/Repo:issue:12" as in the event */
-    char *key_lc;    /* map key */
-    size_t key_len;
-    char *event;     /* effective latest event, compact JSON */
+/* The outcome of applying one event; pointers are borrowed from the store and
+ * valid until the next gw_store_apply (only the applying thread may read
+ * them, and it is the only writer). */
+struct gw_applied {
+    enum gw_apply_kind kind;
+    const char *event;   /* the effective stored event JSON */
     size_t event_len;
-    char *title_lc;
-    char *human;     /* the effective human classification (JSON) or NULL */
-    char **hist;     /* ring of lim.history JSON entries */
-    unsigned hist_n, hist_head;
-    uint64_t hist_sig;
-    int64_t updated_ms;
-    uint64_t khash;
-    size_t bytes;    /* accounted heap bytes of this record */
-    uint32_t repo, team;
-    uint8_t category, priority, effort, source, state, type;
-    bool used;
+    const char *key;
+    bool has_before;
+    struct gw_sel before, after;
+    bool human_kept;     /* an automatic classification was overridden by a human one */
+    bool evicted;        /* applying evicted the oldest issue (max_issues) */
 };
 
-struct gw_store {
-    pthread_rwlock_t lock;
-    struct gw_store_limits lim;
-
-    struct gw_issue_rec *iss;
-    size_t n_iss, iss_cap;
-    uint32_t *free_ids;
-    size_t n_free, free_cap;
-    struct gw_strmap keys; /* key_lc -> slot */
-
-    struct gw_repo_rec *repos;
-    size_t n_repos, repos_cap;
-    struct gw_strmap repo_map;
-
-    char **teams; /* lower-case; [0] = "" */
-    size_t n_teams, teams_cap;
-    struct gw_strmap team_map;
-
-    struct gw_order order;
-    struct gw_counts total;
-    size_t issues, bytes;
+struct gw_store_stats {
+    size_t issues;
+    size_t bytes;        /* accounted heap bytes of the view */
     unsigned long long applied, rejected, human_kept, evicted;
-
-    struct dai_buf scratch; /* writer's serialisation buffer */
-    char *removed;          /* last removal's event text (see gw_applied) */
-    char removed_key[512];
 };
+
+struct gw_store;
+
+struct gw_store *gw_store_new(const struct gw_store_limits *lim, char *err, size_t errlen);
+void gw_store_free(struct gw_store *s);
+
+/* Apply one enriched event (JSON text from issues.enriched). Returns 0 with
+ * *out filled, DAI_EPARSE/DAI_ESCHEMA/DAI_ETOOBIG with the reason in err
+ * (the event is skipped), or -ENOMEM. Takes the write lock. */
+DAI_MUST_CHECK int gw_store_apply(struct gw_store *s, const char *json, size_t len,
+                                  struct gw_applied *out, char *err, size_t errlen);
+
+/* Responses, written into out (replacing its content) under the read lock. */
+DAI_MUST_CHECK int gw_store_list(struct gw_store *s, const struct gw_query *q,
+                                 struct dai_buf *out);
+/* {"key","latest","history","human_override"}; DAI_ENOTFOUND if unknown. */
+DAI_MUST_CHECK int gw_store_get(struct gw_store *s, const char *repo, long long number,
+                                struct dai_buf *out);
+DAI_MUST_CHECK int gw_store_stats_json(struct gw_store *s, const char *repo, struct dai_buf *out);
+DAI_MUST_CHECK int gw_store_repos_json(struct gw_store *s, struct dai_buf *out);
+/* A new copy of an issue's effective latest event (for corrections), or NULL
+ * with *rc = DAI_ENOTFOUND / -ENOMEM. */
+json_t *gw_store_latest(struct gw_store *s, const char *repo, long long number, int *rc);
+void gw_store_get_stats(struct gw_store *s, struct gw_store_stats *st);
 
 #endif

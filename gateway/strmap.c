@@ -2,7 +2,11 @@
  * backward-shift deletion (no tombstones, so lookups stay short after many
  * removals). Keys are borrowed; the map stores their hash next to the pointer
  * so probing rarely touches key bytes. */
-#include "gateway.h"
+#include "strmap.h"
+
+#include "text.h"
+
+#include <stdbool.h>
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Small pure text helpers the gateway needs in several places: UTF-8
  * validation and safe cutting, RFC 3339 parsing, ASCII case folding, a stable
  * 64-bit hash, base64url and strict integer parsing. No allocation, no I/O. */
-#include "gateway.h"
+#include "text.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * issue's filter fields before and after) and the bounded resume log that
  * lets a reconnecting client catch up with ?since=<seq>. Bounded by entries
  * and by bytes; the oldest entries go first. Owned by the fan-out thread. */
-#include "gateway.h"
+#include "updlog.h"
 
 #include <errno.h>
 #include <stdlib.h>

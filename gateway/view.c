@@ -2,7 +2,14 @@
  * of the ordered index that splices stored event text, never re-serialising
  * it), GET /api/issues/{owner}/{repo}/{number}, /api/stats and /api/repos.
  * Every function holds the read lock while it builds its answer. */
-#include "store.h"
+#include "store_layout.h"
+
+#include "query.h"
+#include "text.h"
+
+#include <dispatchai/buf.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,17 @@
  * the query string — then a 101 response whose upgrade callback hands the
  * socket to the fan-out loop. Everything after the handshake is fanout.c's
  * and session.c's. Authorisation was decided by rest.c before we get here. */
-#include "gateway.h"
+#include "ws.h"
+
+#include "app.h"
+#include "cors.h"
+#include "fanout.h"
+#include "match.h"
+#include "options.h"
+#include "text.h"
+
+#include <dispatchai/http.h>
+#include <dispatchai/log.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -174,16 +184,6 @@ static enum MHD_Result ws_arg(void *cls, enum MHD_ValueKind kind, const char *ke
     return MHD_NO;
 }
 
-/* The page that opens the socket was served by this gateway (the
- * dashboard): its Origin is http(s)://<our Host header>. */
-static bool same_origin(const char *origin, const char *host)
-{
-    const char *p = strstr(origin, "://");
-
-    return p && host && (!strncasecmp(origin, "http://", 7) || !strncasecmp(origin, "https://", 8))
-           && !strcasecmp(p + 3, host);
-}
-
 void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *who)
 {
     const char *key = dai_http_header(req, "Sec-WebSocket-Key");
@@ -209,10 +209,7 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
                       : status == 426 ? "upgrade_required" : "bad_handshake", err);
         goto done;
     }
-    /* Browsers always send Origin; other clients usually do not. With an
-     * allow-list configured, a browser page from elsewhere is refused. */
-    if (origin && app->cfg->cors_origins.n && !gw_origin_allowed(app->cfg, origin) &&
-        !same_origin(origin, dai_http_header(req, "Host"))) {
+    if (origin && !gw_ws_origin_allowed(app->cfg, origin, dai_http_header(req, "Host"))) {
         rc = ws_error(req, 403, "origin_forbidden", "this Origin may not open a WebSocket");
         goto done;
     }

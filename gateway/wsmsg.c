@@ -2,7 +2,9 @@
  * "since":N} and {"type":"ping"}. Parsing is strict — unknown types, fields
  * or filter values are reported back to the client as errors rather than
  * silently ignored. */
-#include "gateway.h"
+#include "wsmsg.h"
+
+#include <dispatchai/json.h>
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,8 @@
  * (including the opaque cursor) and WebSocket client messages. The input's
  * first byte picks which; the oracle for cursors is the round trip: a cursor
  * that decodes re-encodes to one that decodes to the same position. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/query.h"
+#include "../../gateway/wsmsg.h"
 
 #include <stdint.h>
 #include <stdlib.h>

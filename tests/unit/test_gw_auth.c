@@ -2,7 +2,8 @@
  * syntax and its errors (which never echo a token), lookups, the 401/403
  * decision matrix including public reads, Bearer parsing, and the
  * per-token correction bucket. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/auth.h"
+#include "../../gateway/ratelimit.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,9 @@
  * into the effective classification, marks it human with the token's name,
  * refreshes the metadata and validates as an enriched event; every invalid
  * body is refused with a message naming the problem. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/correction.h"
+
+#include <dispatchai/events.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,8 @@
  * addressing with backward-shift deletion) and gateway/order.c (the blocked
  * sorted array behind newest-first lists), each checked against a simple
  * reference through thousands of random operations. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/order.h"
+#include "../../gateway/strmap.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

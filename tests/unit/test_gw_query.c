@@ -1,7 +1,10 @@
 /* Unit tests for gateway/query.c and gateway/match.c: every GET /api/issues
  * parameter and its errors, opaque cursors (round trip, tampering), and
  * filter matching as WebSocket subscriptions use it. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/match.h"
+#include "../../gateway/query.h"
+
+#include <dispatchai/events.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

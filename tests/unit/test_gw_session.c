@@ -4,7 +4,8 @@
  * with its close code (1002, 1003, 1007, 1009), the bounded send queue (1013),
  * and partial writes that must never corrupt the byte stream. Client frames
  * are built by hand here so the test does not trust the code under test. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/frame.h"
+#include "../../gateway/session.h"
 
 #include <errno.h>
 #include <setjmp.h>

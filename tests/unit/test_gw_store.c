@@ -3,7 +3,12 @@
  * cursor pagination while issues are updated between pages, detail with
  * history, the human-correction rule, deletions, body cuts, the event cap,
  * eviction, stats and repos, and rejected events. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/query.h"
+#include "../../gateway/store.h"
+
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
+#include <dispatchai/events.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for gateway/text.c: UTF-8 validation as RFC 6455 needs it
  * (overlongs, surrogates, truncation, > U+10FFFF), UTF-8-safe cuts, RFC 3339
  * parsing, base64url, strict integers and the stable key hash. */
-#include "../../gateway/gateway.h"
+#include "../../gateway/text.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for the opening-handshake checks of gateway/ws.c: RFC 6455's
  * Sec-WebSocket-Accept example, and the status every malformed handshake
  * gets (400, 405, 426). */
-#include "../../gateway/gateway.h"
+#include "../../gateway/ws.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,12 @@
  * gateway/wsmsg.c (subscribe/ping parsing and errors), gateway/updlog.c
  * (the resume log's bounds and ?since= decisions, before/after matching) and
  * gateway/frame.c (shared frames encoded by wslay). */
-#include "../../gateway/gateway.h"
+#include "../../gateway/frame.h"
+#include "../../gateway/match.h"
+#include "../../gateway/updlog.h"
+#include "../../gateway/wsmsg.h"
+
+#include <dispatchai/events.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,0 +1,25 @@
+/* The gateway's parts as the HTTP routes see them: main.c fills one struct
+ * gw_app and hands it to the routes (rest.c, ws.c) as their user data. Every
+ * member is owned by main.c and outlives the HTTP server. */
+#ifndef DISPATCHAI_GW_APP_H
+#define DISPATCHAI_GW_APP_H
+
+struct gw_config;
+struct gw_store;
+struct gw_fanout;
+struct gw_publisher;
+struct gw_follower;
+struct gw_metrics;
+struct gw_ratelimit;
+
+struct gw_app {
+    const struct gw_config *cfg;
+    struct gw_store *store;
+    struct gw_fanout *fanout;
+    struct gw_publisher *publisher;
+    struct gw_follower *follower;
+    struct gw_metrics *metrics;
+    struct gw_ratelimit *limiter;
+};
+
+#endif
