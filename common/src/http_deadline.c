@@ -63,8 +63,8 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-struct http_deadlines *http_dl_new(int timeout_ms, http_dl_expire_fn expire, void *ud, char *err,
-                                   size_t errlen)
+struct http_deadlines *dai__http_dl_new(int timeout_ms, http_dl_expire_fn expire, void *ud,
+                                        char *err, size_t errlen)
 {
     struct http_deadlines *dl = calloc(1, sizeof(*dl));
     pthread_condattr_t ca;
@@ -91,7 +91,7 @@ struct http_deadlines *http_dl_new(int timeout_ms, http_dl_expire_fn expire, voi
     return dl;
 }
 
-void http_dl_free(struct http_deadlines *dl)
+void dai__http_dl_free(struct http_deadlines *dl)
 {
     if (!dl)
         return;
@@ -105,7 +105,7 @@ void http_dl_free(struct http_deadlines *dl)
     free(dl);
 }
 
-void http_dl_add(struct http_deadlines *dl, struct http_dl_node *n, long long start_us)
+void dai__http_dl_add(struct http_deadlines *dl, struct http_dl_node *n, long long start_us)
 {
     n->added = true;
     pthread_mutex_lock(&dl->mu);
@@ -121,7 +121,7 @@ void http_dl_add(struct http_deadlines *dl, struct http_dl_node *n, long long st
     pthread_mutex_unlock(&dl->mu);
 }
 
-bool http_dl_remove(struct http_deadlines *dl, struct http_dl_node *n)
+bool dai__http_dl_remove(struct http_deadlines *dl, struct http_dl_node *n)
 {
     bool expired;
 

@@ -23,13 +23,13 @@ typedef void (*http_dl_expire_fn)(void *ud, struct http_dl_node *n);
 
 struct http_deadlines;
 /* NULL with a message in err when the thread cannot start. */
-struct http_deadlines *http_dl_new(int timeout_ms, http_dl_expire_fn expire, void *ud, char *err,
-                                   size_t errlen);
+struct http_deadlines *dai__http_dl_new(int timeout_ms, http_dl_expire_fn expire, void *ud,
+                                        char *err, size_t errlen);
 /* Stops the thread; nodes still waiting are simply forgotten. NULL is fine. */
-void http_dl_free(struct http_deadlines *dl);
-void http_dl_add(struct http_deadlines *dl, struct http_dl_node *n, long long start_us);
+void dai__http_dl_free(struct http_deadlines *dl);
+void dai__http_dl_add(struct http_deadlines *dl, struct http_dl_node *n, long long start_us);
 /* Take n off the list. False when it expired (its request was already
  * answered 408), true when it was waiting or never added. */
-bool http_dl_remove(struct http_deadlines *dl, struct http_dl_node *n);
+bool dai__http_dl_remove(struct http_deadlines *dl, struct http_dl_node *n);
 
 #endif

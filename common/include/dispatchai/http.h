@@ -33,7 +33,7 @@ struct dai_http_request {
     long long started_us;   /* dai_mono_us() when the headers arrived */
     unsigned status;        /* status of the response queued, once queued */
     void *state;            /* the handler's own per-request state */
-    /* private to http.c */
+    /* private to common/src/http*.c */
     struct dai_http_server *srv_;
     struct MHD_Response *pending_;
     unsigned pending_status_;
