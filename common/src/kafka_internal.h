@@ -1,0 +1,48 @@
+/* Private to common/src/kafka*.c: what producers and consumers share.
+ * Never included outside common/. */
+#ifndef DISPATCHAI_KAFKA_INTERNAL_H
+#define DISPATCHAI_KAFKA_INTERNAL_H
+
+#include <dispatchai/kafka.h>
+#include <dispatchai/log.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What producers and consumers share; the first member of both, and the
+ * opaque librdkafka hands to every callback. */
+struct kclient {
+    rd_kafka_t *rk;
+    char name[128]; /* client.id: log field and metric label */
+    bool producer;
+    struct dai_metric *m_queue, *m_tx, *m_rx, *m_rtt, *m_lag, *m_errors, *m_dr;
+    pthread_mutex_t mu; /* the fields below */
+    int64_t last_tx, last_rx;
+    /* When each recent error code was last logged; a broker outage
+     * alternates several codes (_TRANSPORT, _ALL_BROKERS_DOWN, ...). */
+    struct {
+        rd_kafka_resp_err_t code;
+        long long us;
+    } logged[8];
+};
+/* Log a client error, at DEBUG when the same code was logged recently, and
+ * count it. */
+void dai__kafka_log_client_error(struct kclient *k, enum dai_log_level level,
+                                 rd_kafka_resp_err_t err, const char *what, const char *reason);
+/* Set key=val on conf (nothing when val is NULL); DAI_ECONFIG with
+ * "<origin><key>: reason" in err. */
+int dai__kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *key,
+                        const char *val, char *err, size_t errlen);
+int dai__kafka_conf_set_list(rd_kafka_conf_t *conf, const char *origin, const struct dai_kv *kv,
+                             size_t n, char *err, size_t errlen);
+/* The part every client shares: bootstrap, client.id, statistics, callbacks
+ * (k is their opaque). New conf or NULL with the reason in err. */
+rd_kafka_conf_t *dai__kafka_conf_base(struct kclient *k, const struct dai_common_config *cfg,
+                                      const char *client_id, bool metrics, char *err,
+                                      size_t errlen);
+/* The client metric families in reg (nothing when reg is NULL). */
+void dai__kafka_register_metrics(struct kclient *k, struct dai_metrics *reg);
+
+#endif
