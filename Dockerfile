@@ -11,7 +11,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config python3 \
       librdkafka-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev \
-      libconfig-dev libwslay-dev libcmocka-dev \
+      libconfig-dev libwslay-dev libcmocka-dev libxxhash-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ RUN make -j"$(nproc)" bin/dispatchai-ingress bin/dispatchai-classifier bin/dispa
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 libmicrohttpd12 libjansson4 libcurl4 libssl3 libconfig9 libwslay1 \
+      librdkafka1 libmicrohttpd12 libjansson4 libcurl4 libssl3 libconfig9 libwslay1 libxxhash0 \
       ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 dispatchai \

@@ -9,7 +9,7 @@ CC := gcc
 endif
 PYTHON  ?= /usr/bin/python3
 
-PKGS := rdkafka libmicrohttpd jansson libcurl libconfig openssl
+PKGS := rdkafka libmicrohttpd jansson libcurl libconfig openssl libxxhash
 
 OPTFLAGS ?= -O2 -g
 SANFLAGS ?=

@@ -32,9 +32,9 @@ struct gw_store *gw_store_new(const struct gw_store_limits *lim, char *err, size
         s->lim.history = 1;
     if (s->lim.max_issues == 0)
         s->lim.max_issues = SIZE_MAX;
-    gw_strmap_init(&s->keys);
-    gw_strmap_init(&s->repo_map);
-    gw_strmap_init(&s->team_map);
+    dai_map_init(&s->keys);
+    dai_map_init(&s->repo_map);
+    dai_map_init(&s->team_map);
     gw_order_init(&s->order);
     /* Prefer the writer: a steady stream of list queries must not starve the
      * consumer, or the view (and every WebSocket client) falls behind. */
@@ -91,9 +91,9 @@ void gw_store_free(struct gw_store *s)
     for (size_t i = 0; i < s->n_teams; i++)
         free(s->teams[i]);
     free(s->teams);
-    gw_strmap_free(&s->keys);
-    gw_strmap_free(&s->repo_map);
-    gw_strmap_free(&s->team_map);
+    dai_map_free(&s->keys);
+    dai_map_free(&s->repo_map);
+    dai_map_free(&s->team_map);
     gw_order_free(&s->order);
     dai_buf_free(&s->scratch);
     free(s->removed);
@@ -108,14 +108,16 @@ static int intern_repo(struct gw_store *s, const char *name, uint32_t *id)
     size_t len = strlen(name);
     char *lc = malloc(len + 1);
     struct gw_repo_rec *r;
+    uint64_t found;
     int rc;
 
     if (!lc)
         return -ENOMEM;
     gw_lower(name, len, lc);
     lc[len] = '\0';
-    if (gw_strmap_get(&s->repo_map, lc, len, id) == 0) {
+    if (dai_map_get(&s->repo_map, lc, len, &found) == 0) {
         free(lc);
+        *id = (uint32_t)found;
         return 0;
     }
     if (s->n_repos == s->repos_cap) {
@@ -137,7 +139,7 @@ static int intern_repo(struct gw_store *s, const char *name, uint32_t *id)
         free(lc);
         return -ENOMEM;
     }
-    rc = gw_strmap_put(&s->repo_map, r->name_lc, len, (uint32_t)s->n_repos);
+    rc = dai_map_put(&s->repo_map, r->name_lc, len, s->n_repos);
     if (rc) {
         free(r->name);
         free(lc);
@@ -150,6 +152,7 @@ static int intern_repo(struct gw_store *s, const char *name, uint32_t *id)
 static int intern_team(struct gw_store *s, const char *name, uint32_t *id)
 {
     size_t len = strlen(name);
+    uint64_t found;
     char *lc;
     int rc;
 
@@ -162,8 +165,9 @@ static int intern_team(struct gw_store *s, const char *name, uint32_t *id)
         return -ENOMEM;
     gw_lower(name, len, lc);
     lc[len] = '\0';
-    if (gw_strmap_get(&s->team_map, lc, len, id) == 0) {
+    if (dai_map_get(&s->team_map, lc, len, &found) == 0) {
         free(lc);
+        *id = (uint32_t)found;
         return 0;
     }
     if (s->n_teams == s->teams_cap) {
@@ -176,7 +180,7 @@ static int intern_team(struct gw_store *s, const char *name, uint32_t *id)
         s->teams = nt;
         s->teams_cap *= 2;
     }
-    rc = gw_strmap_put(&s->team_map, lc, len, (uint32_t)s->n_teams);
+    rc = dai_map_put(&s->team_map, lc, len, s->n_teams);
     if (rc) {
         free(lc);
         return rc;
@@ -291,7 +295,7 @@ static void remove_issue(struct gw_store *s, uint32_t id)
     struct gw_issue_rec *is = &s->iss[id];
 
     (void)gw_order_remove(&s->order, is->updated_ms, is->khash); /* present by construction */
-    (void)gw_strmap_del(&s->keys, is->key_lc, is->key_len);
+    (void)dai_map_del(&s->keys, is->key_lc, is->key_len);
     account(s, is, -1);
     s->bytes -= is->bytes;
     s->issues--;
@@ -667,8 +671,9 @@ static int apply_locked(struct gw_store *s, struct parsed *p, struct gw_applied 
 {
     struct gw_issue_rec *is;
     struct prep pr;
-    uint32_t id = 0;
-    bool exists = gw_strmap_get(&s->keys, p->key_lc, p->key_len, &id) == 0;
+    uint64_t found = 0;
+    bool exists = dai_map_get(&s->keys, p->key_lc, p->key_len, &found) == 0;
+    uint32_t id = (uint32_t)found;
     struct gw_ent e;
     int rc;
 
@@ -700,7 +705,7 @@ static int apply_locked(struct gw_store *s, struct parsed *p, struct gw_applied 
         is->key_lc = strdup(p->key_lc);
         is->key_len = p->key_len;
         is->khash = gw_hash64(p->key_lc, p->key_len);
-        if (!is->key || !is->key_lc || gw_strmap_put(&s->keys, is->key_lc, is->key_len, id)) {
+        if (!is->key || !is->key_lc || dai_map_put(&s->keys, is->key_lc, is->key_len, id)) {
             issue_release(s, is);
             free_slot(s, id);
             rc = -ENOMEM;

@@ -6,10 +6,10 @@
 #include "match.h"
 #include "order.h"
 #include "store.h"
-#include "strmap.h"
 
 #include <dispatchai/buf.h>
 #include <dispatchai/events.h>
+#include <dispatchai/map.h>
 
 #include <pthread.h>
 
@@ -55,15 +55,15 @@ struct gw_store {
     size_t n_iss, iss_cap;
     uint32_t *free_ids;
     size_t n_free, free_cap;
-    struct gw_strmap keys; /* key_lc -> slot */
+    struct dai_map keys; /* key_lc -> slot */
 
     struct gw_repo_rec *repos;
     size_t n_repos, repos_cap;
-    struct gw_strmap repo_map;
+    struct dai_map repo_map;
 
     char **teams; /* lower-case; [0] = "" */
     size_t n_teams, teams_cap;
-    struct gw_strmap team_map;
+    struct dai_map team_map;
 
     struct gw_order order;
     struct gw_counts total;

@@ -24,13 +24,16 @@
     } while (0)
 
 /* Resolve a string set to ids; returns how many resolved. */
-static unsigned resolve(const struct gw_strmap *map, const struct gw_strset *set, uint32_t *ids)
+static unsigned resolve(const struct dai_map *map, const struct gw_strset *set, uint32_t *ids)
 {
     unsigned n = 0;
 
-    for (unsigned i = 0; i < set->n; i++)
-        if (gw_strmap_get(map, set->v[i], strlen(set->v[i]), &ids[n]) == 0)
-            n++;
+    for (unsigned i = 0; i < set->n; i++) {
+        uint64_t id;
+
+        if (dai_map_get(map, set->v[i], strlen(set->v[i]), &id) == 0)
+            ids[n++] = (uint32_t)id;
+    }
     return n;
 }
 
@@ -154,12 +157,15 @@ static int find_issue(struct gw_store *s, const char *repo, long long number, ui
 
     for (size_t i = 0; i < 2; i++) {
         int len = dai_event_key(key, sizeof(key), repo, types[i], number);
+        uint64_t found;
 
         if (len < 0)
             return DAI_ENOTFOUND;
         gw_lower(key, (size_t)len, key);
-        if (gw_strmap_get(&s->keys, key, (size_t)len, id) == 0)
+        if (dai_map_get(&s->keys, key, (size_t)len, &found) == 0) {
+            *id = (uint32_t)found;
             return 0;
+        }
     }
     return DAI_ENOTFOUND;
 }
@@ -245,7 +251,7 @@ static int stats_locked(struct gw_store *s, const char *repo, struct dai_buf *ou
     static const struct gw_counts zero;
     const struct gw_counts *c = &s->total;
     bool first = true;
-    uint32_t rid = 0;
+    uint64_t rid = 0;
     bool one = false;
 
     if (repo) {
@@ -257,7 +263,7 @@ static int stats_locked(struct gw_store *s, const char *repo, struct dai_buf *ou
         gw_lower(repo, len, lc);
         lc[len] = '\0';
         c = &zero;
-        if (gw_strmap_get(&s->repo_map, lc, len, &rid) == 0) {
+        if (dai_map_get(&s->repo_map, lc, len, &rid) == 0) {
             c = &s->repos[rid].c;
             one = true;
         }

@@ -1,9 +1,8 @@
-/* Unit tests for the gateway's index structures: gateway/strmap.c (open
- * addressing with backward-shift deletion) and gateway/order.c (the blocked
- * sorted array behind newest-first lists), each checked against a simple
- * reference through thousands of random operations. */
+/* Unit tests for the gateway's index structure gateway/order.c (the blocked
+ * sorted array behind newest-first lists), checked against a simple
+ * reference through thousands of random operations. The key maps are
+ * common's dai_map (tests/unit/test_map.c). */
 #include "../../gateway/order.h"
-#include "../../gateway/strmap.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,71 +24,6 @@ static uint64_t next_rand(void)
     rng ^= rng << 17;
     return rng;
 }
-
-static void test_gw_strmap_matches_reference(void **state)
-{
-    static char keys[NKEYS][32];
-    static bool present[NKEYS];
-    static uint32_t vals[NKEYS];
-    struct gw_strmap m;
-
-    (void)state;
-    gw_strmap_init(&m);
-    for (int i = 0; i < NKEYS; i++)
-        snprintf(keys[i], sizeof(keys[i]), "org/repo:issue:%d", i);
-    for (int step = 0; step < 60000; step++) {
-        int k = (int)(next_rand() % NKEYS);
-        uint32_t v;
-
-        switch (next_rand() % 3) {
-        case 0:
-            vals[k] = (uint32_t)step;
-            assert_int_equal(gw_strmap_put(&m, keys[k], strlen(keys[k]), vals[k]), 0);
-            present[k] = true;
-            break;
-        case 1:
-            assert_int_equal(gw_strmap_del(&m, keys[k], strlen(keys[k])),
-                             present[k] ? 0 : DAI_ENOTFOUND);
-            present[k] = false;
-            break;
-        default:
-            if (present[k]) {
-                assert_int_equal(gw_strmap_get(&m, keys[k], strlen(keys[k]), &v), 0);
-                assert_int_equal(v, vals[k]);
-            } else {
-                assert_int_equal(gw_strmap_get(&m, keys[k], strlen(keys[k]), &v), DAI_ENOTFOUND);
-            }
-        }
-    }
-    /* Every surviving key is still reachable after all the deletions. */
-    for (int k = 0; k < NKEYS; k++) {
-        uint32_t v;
-        int rc = gw_strmap_get(&m, keys[k], strlen(keys[k]), &v);
-
-        assert_int_equal(rc, present[k] ? 0 : DAI_ENOTFOUND);
-    }
-    gw_strmap_free(&m);
-}
-
-static void test_gw_strmap_prefix_keys_are_distinct(void **state)
-{
-    struct gw_strmap m;
-    uint32_t v;
-
-    (void)state;
-    gw_strmap_init(&m);
-    assert_int_equal(gw_strmap_put(&m, "a/b:issue:1", 11, 1), 0);
-    assert_int_equal(gw_strmap_put(&m, "a/b:issue:10", 12, 10), 0);
-    assert_int_equal(gw_strmap_get(&m, "a/b:issue:1", 11, &v), 0);
-    assert_int_equal(v, 1);
-    assert_int_equal(gw_strmap_get(&m, "a/b:issue:10", 12, &v), 0);
-    assert_int_equal(v, 10);
-    assert_int_equal(gw_strmap_get(&m, "a/b:issue:", 10, &v), DAI_ENOTFOUND);
-    assert_int_equal(m.n, 2);
-    gw_strmap_free(&m);
-}
-
-/* ---- order ---- */
 
 struct ref {
     int64_t ms;
@@ -191,8 +125,6 @@ static void test_gw_order_matches_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gw_strmap_matches_reference),
-        cmocka_unit_test(test_gw_strmap_prefix_keys_are_distinct),
         cmocka_unit_test(test_gw_order_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <dispatchai/kafka.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
+#include <dispatchai/map.h>
 #include <dispatchai/metrics.h>
 
 #endif
