@@ -27,6 +27,7 @@ enum {
     P_REPO_OWNER_ID, P_REPO_HTML_URL,
     P_SENDER, P_SENDER_LOGIN, P_SENDER_ID, P_SENDER_TYPE,
     P_CHANGES,
+    P_INSTALLATION_ID, P_LABEL_NAME,
     P_COMMENT, P_COMMENT_ID, P_COMMENT_BODY, P_COMMENT_USER_LOGIN, P_COMMENT_USER_ID,
     P_COMMENT_HTML_URL, P_COMMENT_CREATED, P_COMMENT_UPDATED,
     P_ISSUE,
@@ -46,6 +47,7 @@ static const char *const paths[P_COUNT] = {
     "repository.html_url",
     "sender", "sender.login", "sender.id", "sender.type",
     "changes",
+    "installation.id", "label.name",
     "comment", "comment.id", "comment.body", "comment.user.login", "comment.user.id",
     "comment.html_url", "comment.created_at", "comment.updated_at",
     SUBJECT_PATHS("issue"),
@@ -418,6 +420,21 @@ int ing_normalize(const struct ing_normalizer *n, enum ing_event ev, const char 
     LIT(&o, "}");
 
     changes(&o, &sp[P_CHANGES]);
+    /* The App installation the delivery came through: write-back needs it
+     * to act on the issue; absent for repository webhooks. */
+    if (!o.rc && kind_ok(payload, &sp[P_INSTALLATION_ID], K_INT)) {
+        name(&o, "installation", false);
+        LIT(&o, "{");
+        req(&o, "id", true, &sp[P_INSTALLATION_ID], K_INT, "installation.id");
+        LIT(&o, "}");
+    }
+    /* The label a labeled/unlabeled action is about. */
+    if (!o.rc && sp[P_LABEL_NAME].type == ING_JT_STRING) {
+        name(&o, "label", false);
+        LIT(&o, "{");
+        req(&o, "name", true, &sp[P_LABEL_NAME], K_STR, "label.name");
+        LIT(&o, "}");
+    }
     subject(&o, ev == ING_EV_PULL_REQUEST ? "pull_request" : "issue", subj,
             ev == ING_EV_PULL_REQUEST);
 

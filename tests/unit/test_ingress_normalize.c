@@ -359,6 +359,46 @@ static void test_ingress_normalize_minimal_and_missing_fields(void **state)
                               sizeof(err)), DAI_ESCHEMA);
 }
 
+/* Write-back needs the App installation and the label a labeled/unlabeled
+ * action is about; both are kept, and left out when absent or mistyped. */
+static void test_ingress_normalize_installation_and_label(void **state)
+{
+    static const char doc[] = "{\"action\":\"labeled\"," REPO "," SENDER "," ISSUE_OK
+                              ",\"label\":{\"id\":9,\"name\":\"priority: high\","
+                              "\"color\":\"ff0000\"},\"installation\":{\"id\":4242,"
+                              "\"node_id\":\"MDIz\"}}";
+    static const char bad[] = "{\"action\":\"opened\"," REPO "," SENDER "," ISSUE_OK
+                              ",\"installation\":{\"id\":\"x\"}}";
+    struct dai_buf out = {0};
+    struct ing_event_info info;
+    char err[160];
+    json_t *ev, *gh;
+
+    (void)state;
+    assert_int_equal(ing_normalize(norm, ING_EV_ISSUES, doc, sizeof(doc) - 1, GUID, NOW_MS, &out,
+                                   &info, err, sizeof(err)), 0);
+    ev = parse(out.data, out.len);
+    assert_int_equal(dai_raw_event_validate(ev, err, sizeof(err)), 0);
+    assert_int_equal(json_integer_value(dai_json_path(ev, "installation.id")), 4242);
+    assert_null(dai_json_path(ev, "installation.node_id"));
+    assert_string_equal(json_string_value(dai_json_path(ev, "label.name")), "priority: high");
+    assert_null(dai_json_path(ev, "label.color"));
+    json_decref(ev);
+    assert_int_equal(ing_normalize(norm, ING_EV_ISSUES, bad, sizeof(bad) - 1, GUID, NOW_MS, &out,
+                                   &info, err, sizeof(err)), 0);
+    ev = parse(out.data, out.len);
+    assert_null(json_object_get(ev, "installation"));
+    assert_null(json_object_get(ev, "label"));
+    json_decref(ev);
+    /* The fixture of a person's label: no installation (a repository hook). */
+    ev = normalize_fixture("issues.labeled.json", ING_EV_ISSUES, &info, &gh);
+    assert_string_equal(json_string_value(dai_json_path(ev, "label.name")), "area: ui");
+    assert_null(json_object_get(ev, "installation"));
+    json_decref(ev);
+    json_decref(gh);
+    dai_buf_free(&out);
+}
+
 static void test_ingress_normalize_rejects_non_json(void **state)
 {
     char err[160];
@@ -541,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_ingress_normalize_pull_request_fixtures),
         cmocka_unit_test(test_ingress_normalize_output_is_small),
         cmocka_unit_test(test_ingress_normalize_minimal_and_missing_fields),
+        cmocka_unit_test(test_ingress_normalize_installation_and_label),
         cmocka_unit_test(test_ingress_normalize_rejects_non_json),
         cmocka_unit_test(test_ingress_normalize_escaped_full_name_in_key),
         cmocka_unit_test(test_ingress_normalize_output_cap),
