@@ -2,7 +2,7 @@
  * retry, how long to wait (exponential backoff with jitter, Retry-After as a
  * floor), and the circuit breaker's closed/open/half-open state machine. The
  * LLM client owns the clock, the randomness and the lock. */
-#include "classifier.h"
+#include "breaker.h"
 
 #include <curl/curl.h>
 #include <errno.h>

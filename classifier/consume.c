@@ -3,7 +3,22 @@
  * (enriched events, dead letters) in a Kafka transaction with the consumed
  * offsets. Owns transaction boundaries, rebalances, abort/rewind,
  * back-pressure and graceful stop; classification is the pipeline's. */
-#include "classifier.h"
+#include "consume.h"
+
+#include "llm_client.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "rebuild.h"
+#include "state.h"
+#include "writer.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+#include <dispatchai/json.h>
+#include <dispatchai/kafka.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -40,7 +55,7 @@ struct cls_daemon {
     bool paused;
     bool fatal;
     atomic_bool rebuilt;       /* the first read-back of the enriched topic is done */
-    struct dai_buf out;
+    struct cls_writer writer;
     long long last_lag_us;
 };
 
@@ -208,124 +223,6 @@ static int commit_txn(struct cls_daemon *d, bool rewind_on_abort)
     return 0;
 }
 
-/*---- writing one finished job -----------------------------------------------*/
-
-static void log_job(struct cls_daemon *d, const struct cls_job *job, const char *key)
-{
-    long long ms = (dai_mono_us() - job->t0_us) / 1000;
-
-    CLS_OBSERVE(d->m->event_latency, (double)ms / 1e3);
-    if (job->out == CLS_OUT_DLQ) {
-        CLS_ADD(d->m->dlq, 1, job->dlq_code);
-        /* The detail (in the dlq-reason header) may quote bytes of the
-         * payload; the log gets the code only. */
-        DAI_WARN("dead-lettered partition=%d offset=%lld reason=%s bytes=%zu",
-                 (int)job->partition, (long long)job->offset, job->dlq_code, job->len);
-        return;
-    }
-    if (job->route == CLS_ROUTE_REUSE) {
-        CLS_ADD(d->m->reused, 1);
-        DAI_DEBUG("reused key=%s category=%s source=%s partition=%d offset=%lld", key,
-                  dai_category_name(job->cls.category), dai_source_name(job->cls.source),
-                  (int)job->partition, (long long)job->offset);
-        return;
-    }
-    CLS_ADD(d->m->classified, 1, dai_source_name(job->cls.source),
-            dai_category_name(job->cls.category));
-    DAI_INFO("classified key=%s category=%s priority=%s source=%s model=%s attempts=%d "
-             "latency_ms=%lld%s%s partition=%d offset=%lld",
-             key, dai_category_name(job->cls.category), dai_priority_name(job->cls.priority),
-             dai_source_name(job->cls.source), job->model_version, job->attempts, ms,
-             job->fallback[0] ? " fallback=" : "", job->fallback, (int)job->partition,
-             (long long)job->offset);
-}
-
-/* Copy a tracing header of the raw message onto the output. */
-static size_t copy_header(const rd_kafka_message_t *m, const char *name,
-                          struct dai_kafka_header *h, size_t n)
-{
-    size_t len;
-    const char *v = dai_kafka_msg_header(m, name, &len);
-
-    if (!v)
-        return n;
-    h[n].name = name;
-    h[n].value = v;
-    h[n].len = len;
-    return n + 1;
-}
-
-static int produce(struct cls_daemon *d, struct cls_job *job)
-{
-    static const char *const trace[] = {DAI_HDR_DELIVERY, DAI_HDR_EVENT, DAI_HDR_HOOK_ID,
-                                        DAI_HDR_CORRELATION};
-    const rd_kafka_message_t *m = job->msg;
-    struct dai_kafka_header h[12];
-    char hash[24], part[16], off[24];
-    const char *topic, *key;
-    size_t n = 0, klen, vlen;
-    char *value;
-    int rc;
-
-    d->out.max = d->cfg->max_message_bytes;
-    rc = cls_job_render(job, &d->out);
-    if (rc == DAI_ETOOBIG && job->out == CLS_OUT_ENRICHED) {
-        cls_job_make_dlq(job, "enriched_too_big", "the enriched event exceeds "
-                         "kafka.max_message_bytes");
-        rc = cls_job_render(job, &d->out);
-    }
-    if (rc == DAI_ETOOBIG) {
-        /* Not even the original fits: the dead letter records where it was
-         * and why, without the payload, so the partition still moves on. */
-        size_t used = strlen(job->dlq_reason);
-        snprintf(job->dlq_reason + used, sizeof(job->dlq_reason) - used,
-                 " (payload of %zu bytes not copied)", job->len);
-        dai_buf_reset(&d->out);
-        rc = dai_buf_append(&d->out, "", 0);
-    }
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < sizeof(trace) / sizeof(trace[0]); i++)
-        n = copy_header(m, trace[i], h, n);
-    h[n++] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,
-                                       strlen(DAI_SCHEMA_VERSION_STR)};
-    h[n++] = (struct dai_kafka_header){DAI_HDR_CONTENT_TYPE, DAI_CONTENT_TYPE_JSON,
-                                       strlen(DAI_CONTENT_TYPE_JSON)};
-    if (job->out == CLS_OUT_DLQ) {
-        topic = d->cfg->common.topic_dlq;
-        snprintf(part, sizeof(part), "%d", (int)job->partition);
-        snprintf(off, sizeof(off), "%lld", (long long)job->offset);
-        h[n++] = (struct dai_kafka_header){DAI_HDR_DLQ_REASON, job->dlq_reason,
-                                           strlen(job->dlq_reason)};
-        h[n++] = (struct dai_kafka_header){DAI_HDR_DLQ_TOPIC, d->cfg->common.topic_raw,
-                                           strlen(d->cfg->common.topic_raw)};
-        h[n++] = (struct dai_kafka_header){DAI_HDR_DLQ_PARTITION, part, strlen(part)};
-        h[n++] = (struct dai_kafka_header){DAI_HDR_DLQ_OFFSET, off, strlen(off)};
-    } else {
-        topic = d->cfg->common.topic_enriched;
-        snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)job->cls_hash);
-        h[n++] = (struct dai_kafka_header){CLS_HDR_TEXT_HASH, hash, 16};
-    }
-    /* Same key as the raw event; a raw event without one gets the computed
-     * key so the enriched topic stays partitioned by issue. */
-    key = job->mkey;
-    klen = job->mklen;
-    if ((!key || !klen) && job->ks) {
-        key = job->ks->key;
-        klen = strlen(key);
-    }
-    vlen = d->out.len; /* a dead letter's bytes may hold NULs: never strlen them */
-    value = dai_buf_take(&d->out);
-    rc = dai_producer_send(d->producer, topic, key, klen, value, vlen, true, h, n, NULL,
-                           OP_TIMEOUT_MS);
-    if (rc) {
-        free(value);
-        return rc;
-    }
-    CLS_ADD(d->m->produced, 1, topic);
-    return 0;
-}
-
 /* Write every partition's finished prefix into the open transaction. */
 static void emit_ready(struct cls_daemon *d)
 {
@@ -345,13 +242,13 @@ static void emit_ready(struct cls_daemon *d)
 
             if (begin_txn(d))
                 return;
-            rc = produce(d, job);
+            rc = cls_writer_produce(&d->writer, job);
             if (rc) {
                 snprintf(err, sizeof(err), "produce failed: %s", dai_strerror(rc));
                 abort_txn(d, err, true);
                 return;
             }
-            log_job(d, job, key);
+            cls_writer_log(&d->writer, job, key);
             p->next = job->offset + 1;
             d->txn_msgs++;
             cls_pipeline_pop(d->pipe, ids[i]);
@@ -604,6 +501,7 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
         err, errlen);
     if (!d->producer)
         goto fail;
+    d->writer = (struct cls_writer){.cfg = cfg, .m = rt->metrics, .producer = d->producer};
     if (cfg->common.ensure_topics) {
         rc = dai_kafka_ensure_topics(dai_producer_handle(d->producer), &cfg->common, d->topics,
                                      3, OP_TIMEOUT_MS, e2, sizeof(e2));
@@ -764,6 +662,6 @@ void cls_daemon_free(struct cls_daemon *d)
                  left);
     cls_pipeline_free(d->pipe);
     cls_state_free(d->state);
-    dai_buf_free(&d->out);
+    cls_writer_free(&d->writer);
     free(d);
 }

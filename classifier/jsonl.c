@@ -4,7 +4,15 @@
  * output line, in input order: the classification, or an error object for a
  * line that cannot be read. With an LLM, up to `window` lines are in flight
  * at once. No Kafka. */
-#include "classifier.h"
+#include "jsonl.h"
+
+#include "llm_client.h"
+#include "pipeline.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
+#include <dispatchai/log.h>
 
 #include <errno.h>
 #include <stdlib.h>

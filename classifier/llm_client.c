@@ -3,7 +3,13 @@
  * retries (backoff + jitter, Retry-After), one repair turn, response-format
  * downgrade and the circuit breaker. Callers submit and drain on their own
  * thread; prompts and reply validation are prompt.c and verdict.c. */
-#include "classifier.h"
+#include "llm_client.h"
+
+#include "verdict.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/json.h>
+#include <dispatchai/log.h>
 
 #include <curl/curl.h>
 #include <errno.h>

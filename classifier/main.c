@@ -2,7 +2,21 @@
  * logging, teams, the offline model, the prompt and LLM client, metrics and
  * the HTTP server — then runs either the Kafka loop or --classify-jsonl, and
  * tears everything down in reverse order. No logic of its own. */
-#include "classifier.h"
+#include "consume.h"
+#include "jsonl.h"
+#include "llm_client.h"
+#include "metrics.h"
+#include "offline/offline.h"
+#include "options.h"
+#include "prompt.h"
+#include "teams.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+#include <dispatchai/http.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
+#include <dispatchai/metrics.h>
 
 #include <curl/curl.h>
 #include <stdlib.h>

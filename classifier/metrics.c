@@ -1,7 +1,9 @@
 /* The classifier's metric families, registered once at start (names and
  * help texts in one table-like place, documented in docs/classifier.md).
  * Updating them is the job of the modules that observe the events. */
-#include "classifier.h"
+#include "metrics.h"
+
+#include <dispatchai/metrics.h>
 
 #include <errno.h>
 #include <string.h>

@@ -1,8 +1,12 @@
 /* The classifier's option table (defaults < config/classifier.conf < env <
  * CLI, loaded by common/src/config.c) and the checks that span options. Every
  * key is documented in config/classifier.conf and docs/configuration.md. */
-#include "classifier.h"
+#include "options.h"
 
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+
+#include <stdio.h>
 #include <string.h>
 
 #define O(field) offsetof(struct cls_config, field)

@@ -3,7 +3,16 @@
  * parked behind pending jobs of its key, classified by the LLM (via ops) or
  * offline, and handed out in offset order per partition — per-key order and
  * one output per input are decided here. No Kafka, no HTTP; single-threaded. */
-#include "classifier.h"
+#include "pipeline.h"
+
+#include "router.h"
+#include "state.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
 
 #include <errno.h>
 #include <stdlib.h>

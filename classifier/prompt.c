@@ -4,7 +4,11 @@
  * request body with its response_format (JSON schema, JSON object or plain
  * instructions) and the repair turn after an invalid reply. No I/O besides
  * reading the template file once at start. */
-#include "classifier.h"
+#include "prompt.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,16 @@
  * record to the key table, so a (re)started or newly assigned instance never
  * sends an unchanged issue to the LLM again. Catch-up reads to the end as of
  * the call; which record wins is the state table's call. */
-#include "classifier.h"
+#include "rebuild.h"
+
+#include "state.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+#include <dispatchai/json.h>
+#include <dispatchai/kafka.h>
+#include <dispatchai/lifecycle.h>
+#include <dispatchai/log.h>
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * hash that tells an edited title/body from an untouched one, and the
  * decision between classifying and reusing the key's latest classification.
  * Pure functions; the pipeline applies them. */
-#include "classifier.h"
+#include "router.h"
 
 #include <string.h>
 

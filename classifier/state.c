@@ -3,7 +3,13 @@
  * pipeline's per-key ordering bookkeeping. A chained hash table that doubles
  * when full. Filled by the pipeline and by the state rebuild; not
  * thread-safe (the consume loop owns it). */
-#include "classifier.h"
+#include "state.h"
+
+#include "router.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdlib.h>

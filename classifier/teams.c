@@ -2,7 +2,11 @@
  * classifier's config file into owned storage behind a struct cls_teams view
  * (what the offline classifier and the prompt read), validated once, and
  * matched against names an LLM returns. */
-#include "classifier.h"
+#include "teams.h"
+
+#include <dispatchai/config.h>
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
 
 #include <ctype.h>
 #include <errno.h>

@@ -3,7 +3,13 @@
  * fences or surrounding prose, normalised where a model's spelling is merely
  * sloppy ("Feature Request"), and then validated strictly (enums, ranges,
  * types, configured team names) before it becomes a classification. */
-#include "classifier.h"
+#include "verdict.h"
+
+#include "teams.h"
+
+#include <dispatchai/err.h>
+#include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <ctype.h>
 #include <errno.h>

@@ -6,7 +6,9 @@
 #ifndef DISPATCHAI_CLS_FEATURES_H
 #define DISPATCHAI_CLS_FEATURES_H
 
+#include "lexicon.h"
 #include "offline.h"
+#include "signals.h"
 
 #include <stdint.h>
 
@@ -40,60 +42,6 @@ struct cls_feat_cfg {
     float blk_weight[CLS_BLK_COUNT];  /* 0 disables a block */
     float da_weight;                  /* weight of the per-repository copy, 0 = off */
 };
-
-/* Lexical and structural signals, one bit each; also used by the rules. */
-enum cls_sig {
-    CLS_SIG_HOWTO = 0, /* how do/can I, how to, is it possible, is there a way */
-    CLS_SIG_WISH,      /* would be nice, feature request, please add, I'd like */
-    CLS_SIG_ERROR,     /* error, exception, fails, failed */
-    CLS_SIG_CRASH,     /* crash, segfault, sigsegv, panic, abort, core dumped */
-    CLS_SIG_HANG,      /* hang, freeze, deadlock, unresponsive */
-    CLS_SIG_DATALOSS,  /* data loss, corrupt, lost funds, deleted */
-    CLS_SIG_SECURITY,  /* security, vulnerability, cve, xss, exploit, ... */
-    CLS_SIG_REGRESSION,/* regression, used to work, no longer, since updating */
-    CLS_SIG_DOCS,      /* docs, documentation, typo, readme, docstring */
-    CLS_SIG_IMPROVE,   /* improve, enhance, better, faster, optimize */
-    CLS_SIG_PERF,      /* slow, performance, latency, memory usage */
-    CLS_SIG_BUILD,     /* build, compile, cmake, linker, install */
-    CLS_SIG_QWORD,     /* why, what, how, which, where ... anywhere */
-    CLS_SIG_THANKS,    /* thanks, help, please, anyone */
-    CLS_SIG_FIXWORD,   /* fix, fixes, fixed, resolves (pull requests) */
-    CLS_SIG_ADDWORD,   /* add, support, allow, implement, provide, option */
-    CLS_SIG_BUGWORD,   /* bug, broken, wrong, incorrect, unexpected, issue */
-    CLS_SIG_BIG,       /* rewrite, redesign, migrate, overhaul, architecture */
-    /* structural */
-    CLS_SIG_TRACE,     /* stack trace lines */
-    CLS_SIG_CODE,      /* fenced code block */
-    CLS_SIG_CHECKBOX,  /* - [ ] / - [x] */
-    CLS_SIG_VERSION,   /* 1.2.3 style version string */
-    CLS_SIG_QMARK,     /* title ends with '?' */
-    CLS_SIG_PREFIX,    /* title starts with [tag] or word: */
-    CLS_SIG_REPRO,     /* "steps to reproduce" / "repro" */
-    CLS_SIG_EXPECTED,  /* "expected behavior/result" */
-    CLS_SIG_COUNT
-};
-
-/* Signals found in one issue, filled by cls_feat_extract. */
-struct cls_signals {
-    uint32_t title;       /* bit (1u << CLS_SIG_*) set when found in the title */
-    uint32_t body;        /* ... in the body (first body_max bytes) */
-    unsigned trace_lines; /* stack-trace-looking lines */
-    unsigned code_blocks;
-    unsigned checkboxes;
-    size_t body_len;      /* full body length */
-    char prefix[24];      /* lower-cased title prefix ("devtools bug", "feat"), or "" */
-};
-
-/* Name of a signal ("howto", "stack-trace", ...). Static storage. */
-const char *cls_sig_name(enum cls_sig s);
-
-/* Phrase lexicon, built once (at model load) and then read-only. */
-#define CLS_LEX_SLOTS 512
-struct cls_lexicon {
-    uint64_t key[CLS_LEX_SLOTS]; /* 0 = empty */
-    uint32_t bits[CLS_LEX_SLOTS];
-};
-void cls_lexicon_init(struct cls_lexicon *lex);
 
 /* One hashed feature: row in the weight table, block, and value (a count
  * after extraction, a TF-IDF weight after cls_feat_weigh). */

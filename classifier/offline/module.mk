@@ -3,8 +3,9 @@
 # train-model / eval-model targets. DATA=... overrides the training CSV.
 
 CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/featurize.c \
-                    classifier/offline/learn.c classifier/offline/model.c \
-                    classifier/offline/offline.c
+                    classifier/offline/learn.c classifier/offline/lexicon.c \
+                    classifier/offline/model.c classifier/offline/offline.c \
+                    classifier/offline/signals.c classifier/offline/tokenize.c
 CLS_OFFLINE_OBJS := $(CLS_OFFLINE_SRCS:%.c=$(BUILD)/%.o)
 CLS_OFFLINE_LIB  := $(BUILD)/libcls_offline.a
 CLS_TRAIN_OBJS   := $(BUILD)/classifier/offline/train.o $(BUILD)/classifier/offline/trainset.o

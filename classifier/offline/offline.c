@@ -5,6 +5,7 @@
  * extraction and scoring live in featurize.c and model.c. */
 #include "offline.h"
 #include "model.h"
+#include "signals.h"
 
 #include <ctype.h>
 #include <errno.h>

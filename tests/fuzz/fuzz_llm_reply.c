@@ -1,7 +1,9 @@
 /* Fuzz the classifier's LLM reply handling: the chat-completion envelope and
  * the assistant content parser/validator. The oracle: an accepted verdict
  * only holds values of our vocabulary and ranges. */
-#include "../../classifier/classifier.h"
+#include "../../classifier/offline/offline.h"
+#include "../../classifier/verdict.h"
+#include <dispatchai/dai.h>
 
 #include <math.h>
 #include <stdint.h>

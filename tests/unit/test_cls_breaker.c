@@ -8,7 +8,8 @@
 
 #include <curl/curl.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/breaker.h"
+#include <dispatchai/dai.h>
 
 static void test_cls_breaker_error_kinds(void **state)
 {

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/offline/offline.h"
+#include "../../classifier/pipeline.h"
+#include "../../classifier/state.h"
+#include <dispatchai/dai.h>
 
 /*---- fakes -------------------------------------------------------------*/
 

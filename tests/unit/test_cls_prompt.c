@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/offline/offline.h"
+#include "../../classifier/prompt.h"
+#include <dispatchai/dai.h>
 
 static const char *const kw[] = {"api", "database"};
 static const struct cls_team team_v[] = {

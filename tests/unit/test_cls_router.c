@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/router.h"
+#include <dispatchai/dai.h>
 
 static void test_cls_router_classifying_actions(void **state)
 {

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/router.h"
+#include "../../classifier/state.h"
+#include <dispatchai/dai.h>
 
 static void fill(struct dai_classification *c, enum dai_category cat, enum dai_source src)
 {

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/options.h"
+#include "../../classifier/teams.h"
+#include <dispatchai/dai.h>
 #include "support/fixture.h"
 
 static char path[64];

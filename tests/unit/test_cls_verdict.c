@@ -7,7 +7,10 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../classifier/classifier.h"
+#include "../../classifier/offline/offline.h"
+#include "../../classifier/teams.h"
+#include "../../classifier/verdict.h"
+#include <dispatchai/dai.h>
 
 static const struct cls_team team_v[] = {
     {.name = "backend", .description = "APIs"},

@@ -1,0 +1,28 @@
+/* The state reader (rebuild.c): reads issues.enriched back into the per-key
+ * state, at start, on assignment and after an abort. */
+#ifndef DISPATCHAI_CLS_REBUILD_H
+#define DISPATCHAI_CLS_REBUILD_H
+
+#include "metrics.h"
+#include "options.h"
+#include "state.h"
+
+#include <dispatchai/err.h>
+
+#include <stddef.h>
+
+/* The state reader: reads issues.enriched (read_committed, every partition)
+ * into the key table. */
+struct cls_rebuild;
+
+struct cls_rebuild *cls_rebuild_new(const struct cls_config *cfg, struct cls_state *state,
+                                    struct cls_metrics *metrics, char *err, size_t errlen);
+void cls_rebuild_free(struct cls_rebuild *r);
+/* Read until every partition is at least at its end offset as of now. Only
+ * call with no open transaction of our own. 0, DAI_ETIMEOUT or DAI_EKAFKA. */
+DAI_MUST_CHECK int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err,
+                                        size_t errlen);
+/* Apply whatever is already fetched, without blocking (keeps state fresh). */
+void cls_rebuild_poll(struct cls_rebuild *r, int max_msgs);
+
+#endif
