@@ -7,8 +7,9 @@
 
 #include "verdict.h"
 
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/err.h>
-#include <dispatchai/json.h>
 #include <dispatchai/log.h>
 
 #include <curl/curl.h>

@@ -8,6 +8,8 @@
 #include "router.h"
 #include "state.h"
 
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>

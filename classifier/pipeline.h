@@ -10,9 +10,9 @@
 #include "router.h"
 #include "state.h"
 
+#include <dispatchai/buf.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
-#include <dispatchai/json.h>
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -6,9 +6,9 @@
  * reading the template file once at start. */
 #include "prompt.h"
 
+#include <dispatchai/buf.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
-#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdlib.h>

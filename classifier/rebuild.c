@@ -7,9 +7,9 @@
 
 #include "state.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
-#include <dispatchai/json.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>

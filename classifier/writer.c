@@ -5,9 +5,10 @@
 
 #include "state.h"
 
+#include <dispatchai/buf.h>
+#include <dispatchai/clock.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
-#include <dispatchai/json.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/log.h>
 

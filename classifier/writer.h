@@ -8,8 +8,8 @@
 #include "options.h"
 #include "pipeline.h"
 
+#include <dispatchai/buf.h>
 #include <dispatchai/err.h>
-#include <dispatchai/json.h>
 #include <dispatchai/kafka.h>
 
 struct cls_writer {
