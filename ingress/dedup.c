@@ -2,83 +2,64 @@
  * acknowledged (bounded by a capacity and a time window, oldest out first)
  * plus the GUIDs being published right now, so a concurrent second delivery
  * of the same GUID waits for the first instead of publishing twice. What a
- * caller does with waiting requests is publish.c's business. */
+ * caller does with waiting requests is publish.c's business.
+ *
+ * GUID -> entry lives in common's seeded dai_map, keyed by the entry's own
+ * copy of the GUID. Entries are separate allocations because callers hold
+ * pointers to them (freed, not recycled, so a stale pointer stays visible
+ * to the sanitizers). */
 #include "window.h"
+
+#include <dispatchai/map.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#define INITIAL_SLOTS 1024
 
 struct ing_dedup {
-    struct ing_dedup_entry **buckets;
-    size_t mask;
+    struct dai_map map; /* guid -> struct ing_dedup_entry * */
     size_t capacity;
     long long window_ms;
-    uint32_t seed;
     size_t n_done, n_in_flight;
     struct ing_dedup_entry *oldest, *newest; /* done entries in acknowledgement order */
 };
 
-static uint32_t hash_guid(uint32_t seed, const char *s)
-{
-    uint32_t h = 2166136261u ^ seed;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h ^ (h >> 15);
-}
-
 struct ing_dedup *ing_dedup_new(size_t capacity, long long window_ms)
 {
     struct ing_dedup *d = calloc(1, sizeof(*d));
-    size_t nb = 1024;
-    struct timespec ts;
 
     if (!d)
         return NULL;
-    while (nb < capacity && nb < ((size_t)1 << 30))
-        nb <<= 1;
-    d->buckets = calloc(nb, sizeof(*d->buckets));
-    if (!d->buckets) {
+    dai_map_init(&d->map);
+    if (dai_map_reserve(&d->map, capacity < INITIAL_SLOTS ? capacity : INITIAL_SLOTS)) {
         free(d);
         return NULL;
     }
-    d->mask = nb - 1;
     d->capacity = capacity;
     d->window_ms = window_ms;
-    /* GUIDs come from signed deliveries, but a per-process seed costs nothing
-     * and keeps chain lengths independent of what senders choose. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    d->seed = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 16)) ^ (uint32_t)(uintptr_t)d;
     return d;
 }
 
 void ing_dedup_free(struct ing_dedup *d)
 {
+    size_t pos = 0;
+    uint64_t v;
+
     if (!d)
         return;
-    for (size_t i = 0; i <= d->mask; i++) {
-        struct ing_dedup_entry *e = d->buckets[i], *next;
-        for (; e; e = next) {
-            next = e->hnext;
-            free(e);
-        }
-    }
-    free(d->buckets);
+    while (dai_map_next(&d->map, &pos, NULL, NULL, &v))
+        free((void *)(uintptr_t)v);
+    dai_map_free(&d->map);
     free(d);
 }
 
-static void unhash(struct ing_dedup *d, struct ing_dedup_entry *e)
+/* Take e out of the table and free it. */
+static void forget(struct ing_dedup *d, struct ing_dedup_entry *e)
 {
-    struct ing_dedup_entry **pp = &d->buckets[e->hash & d->mask];
-
-    while (*pp && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = e->hnext;
+    (void)dai_map_del(&d->map, e->guid, e->guid_len); /* present by construction */
+    free(e);
 }
 
 static void drop_oldest(struct ing_dedup *d)
@@ -90,9 +71,8 @@ static void drop_oldest(struct ing_dedup *d)
         d->oldest->older = NULL;
     else
         d->newest = NULL;
-    unhash(d, e);
     d->n_done--;
-    free(e);
+    forget(d, e);
 }
 
 /* Forget acknowledged entries past the window or beyond the capacity. */
@@ -105,16 +85,14 @@ static void expire(struct ing_dedup *d, long long now_ms)
 int ing_dedup_claim(struct ing_dedup *d, const char *guid, long long now_ms,
                     struct ing_dedup_entry **e)
 {
-    uint32_t h = hash_guid(d->seed, guid);
-    struct ing_dedup_entry *it;
     size_t len = strlen(guid);
+    struct ing_dedup_entry *it;
 
     expire(d, now_ms);
-    for (it = d->buckets[h & d->mask]; it; it = it->hnext) {
-        if (it->hash == h && strcmp(it->guid, guid) == 0) {
-            *e = it;
-            return it->done ? ING_DEDUP_DONE : ING_DEDUP_IN_FLIGHT;
-        }
+    it = dai_map_get_ptr(&d->map, guid, len);
+    if (it) {
+        *e = it;
+        return it->done ? ING_DEDUP_DONE : ING_DEDUP_IN_FLIGHT;
     }
     if (len > ING_GUID_MAX)
         return -EINVAL;
@@ -122,9 +100,11 @@ int ing_dedup_claim(struct ing_dedup *d, const char *guid, long long now_ms,
     if (!it)
         return -ENOMEM;
     memcpy(it->guid, guid, len + 1);
-    it->hash = h;
-    it->hnext = d->buckets[h & d->mask];
-    d->buckets[h & d->mask] = it;
+    it->guid_len = len;
+    if (dai_map_put_ptr(&d->map, it->guid, len, it)) {
+        free(it);
+        return -ENOMEM;
+    }
     d->n_in_flight++;
     *e = it;
     return ING_DEDUP_NEW;
@@ -157,9 +137,8 @@ void ing_dedup_release(struct ing_dedup *d, struct ing_dedup_entry *e)
 {
     if (e->done)
         return; /* acknowledged entries leave only through the window */
-    unhash(d, e);
     d->n_in_flight--;
-    free(e);
+    forget(d, e);
 }
 
 size_t ing_dedup_done_count(const struct ing_dedup *d)

@@ -30,3 +30,15 @@ $(INGRESS_PARSE_BENCH): $(BUILD)/ingress/tools/parse_bench.o $(INGRESS_LIB) $(LI
 
 TOOL_BINS += $(INGRESS_PARSE_BENCH)
 ALL_OBJS  += $(BUILD)/ingress/tools/parse_bench.o
+
+# The de-duplication table micro-benchmark run by scripts/bench-dedup (built
+# with `all` so it cannot rot). It includes "window.h" unqualified so the
+# script can build it against another revision's dedup.c.
+INGRESS_DEDUP_BENCH := $(BUILD)/ingress-dedup-bench
+$(BUILD)/ingress/tools/dedup_bench.o: CPPFLAGS += -Iingress
+$(INGRESS_DEDUP_BENCH): $(BUILD)/ingress/tools/dedup_bench.o $(INGRESS_LIB) $(LIBDAI)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(INGRESS_LIB) $(LIBDAI) $(LDLIBS)
+
+TOOL_BINS += $(INGRESS_DEDUP_BENCH)
+ALL_OBJS  += $(BUILD)/ingress/tools/dedup_bench.o

@@ -18,13 +18,12 @@
  * pinned and never evicted). Done: the broker acknowledged it at
  * partition/offset; it stays until the window or the capacity pushes it out. */
 struct ing_dedup_entry {
-    char guid[ING_GUID_MAX + 1];
-    uint32_t hash;
+    char guid[ING_GUID_MAX + 1]; /* the table's key */
+    size_t guid_len;
     bool done;
     int32_t partition;
     int64_t offset;
     long long done_ms;
-    struct ing_dedup_entry *hnext;         /* hash chain */
     struct ing_dedup_entry *older, *newer; /* acknowledged entries, oldest first */
     long long sent_us; /* the caller's: when the message went to the producer */
     void *owner;   /* the caller's: the request that publishes it (in flight only) */

@@ -4,8 +4,8 @@
  * event), plus HMAC-SHA256 for scale. Run by scripts/bench-ingress. */
 #include "../normalize.h"
 
-#include <dispatchai/hmac.h>
 #include <dispatchai/clock.h>
+#include <dispatchai/hmac.h>
 #include <dispatchai/json.h>
 #include <jansson.h>
 #include <stdio.h>
