@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential gcc make pkg-config
   librdkafka-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev
   libconfig-dev libcmocka-dev libwslay-dev libxxhash-dev
-  kcat wrk curl valgrind clang chromium docker-compose
+  kcat wrk curl valgrind clang libclang-rt-14-dev chromium docker-compose
   default-jre-headless maven
   python3 python3-pytest python3-websockets python3-jsonschema python3-yaml
 )
