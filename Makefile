@@ -13,14 +13,16 @@ PKGS := rdkafka libmicrohttpd jansson libcurl libconfig openssl libxxhash
 
 OPTFLAGS ?= -O2 -g
 SANFLAGS ?=
-CFLAGS   := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral -Werror \
-            -MMD -MP -pthread $(OPTFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
-CPPFLAGS := -D_GNU_SOURCE -Icommon/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDFLAGS  := -pthread $(SANFLAGS)
+DAI_CFLAGS   := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral -Werror \
+                -MMD -MP -pthread $(OPTFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+DAI_CPPFLAGS := -D_GNU_SOURCE -Icommon/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DAI_LDFLAGS  := -pthread $(SANFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CPPFLAGS += -DDAI_VERSION='"$(VERSION)"'
+DAI_CPPFLAGS += -DDAI_VERSION='"$(VERSION)"'
+
+include mk/flags.mk
 
 LIBDAI      := $(BUILD)/libdispatchai.a
 COMMON_SRCS := $(wildcard common/src/*.c)
@@ -32,11 +34,12 @@ TOOL_BINS   :=
 DAEMON_LIBS :=
 ALL_OBJS    := $(COMMON_OBJS)
 
-.PHONY: all deps test test-unit test-integration sanitize clean format-check \
+.PHONY: all deps test test-unit test-integration sanitize clean \
         dev dev-down dev-clean dev-status dev-logs fuzz bench
 .DEFAULT_GOAL := all
 
 include $(sort $(wildcard */module.mk */*/module.mk))
+include mk/install.mk
 
 all: $(DAEMON_BINS) $(TOOL_BINS) unit-bins
 
@@ -90,10 +93,9 @@ sanitize: deps
 	    $(MAKE) --no-print-directory BUILD=build-san BINDIR=build-san/bin OPTFLAGS="-O1 -g" \
 	    SANFLAGS="$(SAN)" test-integration
 
-format-check:
-	@scripts/format-check
-
+# Every build folder: the default build, the sanitizer, thread-sanitizer and
+# fuzz builds, and the binaries.
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-tsan build-fuzz bin
 
 -include $(ALL_OBJS:.o=.d)
