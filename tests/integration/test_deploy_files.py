@@ -236,7 +236,7 @@ def test_systemd_unit(daemon, tmp_path):
     assert re.search(r"^User=dispatchai$", text, re.M)
     assert re.search(r"^Restart=on-failure$", text, re.M)
     assert re.search(r"^KillSignal=SIGTERM$", text, re.M)
-    assert "EnvironmentFile=-/etc/dispatchai/" in text
+    assert "EnvironmentFile=-/usr/local/etc/dispatchai/" in text
     conf = re.search(r"--config (\S+)", text).group(1)
     assert (REPO / "config" / Path(conf).name).exists(), f"{conf} has no counterpart in config/"
     if not shutil.which("systemd-analyze"):
