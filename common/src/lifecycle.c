@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The only mutable globals here are the signal flags (STYLE.md allows them):
+/* The only mutable globals here are the signal flags (CONTRIBUTING.md allows them):
  * a handler has no user-data slot to reach a context struct through. */
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t stop_requested; /* set by request_stop, not a signal */

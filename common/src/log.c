@@ -21,7 +21,7 @@
 #define MSG_MAX (64 * 1024) /* longer messages are cut and marked */
 #define TRUNC_MARK "...(truncated)"
 
-/* The sink is one of the two mutable globals STYLE.md allows; every field
+/* The sink is one of the two mutable globals CONTRIBUTING.md allows; every field
  * below except level is guarded by mu. level is atomic so DAI_DEBUG() can
  * test it without the lock. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
