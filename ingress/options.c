@@ -1,12 +1,15 @@
 /* The ingress's option table (every key is documented in
  * config/ingress.conf and docs/configuration.md) and the checks that go
  * beyond one value: a webhook secret is required unless the operator asked
- * for the insecure mode, and only events we can normalise may be accepted. */
+ * for the insecure mode, only events we can normalise may be accepted, and
+ * no producer pass-through may weaken what a 202 promises. */
 #include "ingress.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define OFF(f) offsetof(struct ing_config, f)
 
@@ -58,6 +61,45 @@ const struct dai_config_spec ing_config_spec = {
 
 static const char *const compressions[] = {"none", "gzip", "snappy", "lz4", "zstd"};
 
+/* "202 means on the broker": every in-sync replica has the message (acks
+ * all), retries cannot duplicate or reorder it (idempotence, which librdkafka
+ * keeps ordered with at most 5 requests in flight). A kafka.producer.*
+ * pass-through that weakens this is refused rather than silently obeyed. */
+static int check_durability(const struct dai_kvlist *props, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < props->n; i++) {
+        const char *k = props->v[i].key, *v = props->v[i].value;
+
+        if (!strcmp(k, "acks") || !strcmp(k, "request.required.acks")) {
+            if (strcmp(v, "all") && strcmp(v, "-1")) {
+                snprintf(err, errlen, "kafka.producer.%s=%s would weaken the durability "
+                         "promise (202 only once every in-sync replica has the delivery): it "
+                         "must be all (or -1)", k, v);
+                return DAI_ECONFIG;
+            }
+        } else if (!strcmp(k, "enable.idempotence")) {
+            if (strcasecmp(v, "true")) {
+                snprintf(err, errlen, "kafka.producer.enable.idempotence=%s would let broker "
+                         "retries duplicate or reorder deliveries: it must stay true", v);
+                return DAI_ECONFIG;
+            }
+        } else if (!strcmp(k, "max.in.flight") ||
+                   !strcmp(k, "max.in.flight.requests.per.connection")) {
+            char *end;
+            long n;
+
+            errno = 0;
+            n = strtol(v, &end, 10);
+            if (errno || end == v || *end || n < 1 || n > 5) {
+                snprintf(err, errlen, "kafka.producer.%s=%s: the idempotent producer keeps "
+                         "deliveries in order only with 1 to 5 requests in flight", k, v);
+                return DAI_ECONFIG;
+            }
+        }
+    }
+    return 0;
+}
+
 int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     bool known;
@@ -65,6 +107,7 @@ int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, si
 
     if (rc != DAI_CONFIG_RUN)
         return rc;
+    snprintf(cfg->retry_after, sizeof(cfg->retry_after), "%d", cfg->retry_after_s);
     cfg->secret_v = calloc(cfg->secrets.n + 1, sizeof(*cfg->secret_v));
     if (!cfg->secret_v) {
         snprintf(err, errlen, "out of memory");
@@ -99,6 +142,8 @@ int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, si
                  "zstd", cfg->compression);
         return DAI_ECONFIG;
     }
+    if (check_durability(&cfg->common.producer_props, err, errlen))
+        return DAI_ECONFIG;
     if (cfg->publish_timeout_ms >= cfg->common.http_request_timeout_ms) {
         snprintf(err, errlen, "publish.timeout (%d ms) must be shorter than "
                  "http.request_timeout (%d ms)", cfg->publish_timeout_ms,

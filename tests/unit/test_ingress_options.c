@@ -130,9 +130,48 @@ static void test_ingress_options_publish_bound_under_github_timeout(void **state
     ing_config_free(&cfg);
 }
 
+/* Producer pass-throughs that would make a 202 mean less than "on every
+ * in-sync replica, once, in order" are refused at start; safe ones pass. */
+static void test_ingress_options_durability_cannot_be_weakened(void **state)
+{
+    static const char *const weak[] = {
+        "--kafka.producer.acks=1", "--kafka.producer.acks=0",
+        "--kafka.producer.request.required.acks=1", "--kafka.producer.enable.idempotence=false",
+        "--kafka.producer.max.in.flight=6",
+        "--kafka.producer.max.in.flight.requests.per.connection=100",
+        "--kafka.producer.max.in.flight=0",
+    };
+    static const char *const fine[] = {
+        "--kafka.producer.acks=all", "--kafka.producer.acks=-1",
+        "--kafka.producer.enable.idempotence=true", "--kafka.producer.max.in.flight=5",
+        "--kafka.producer.linger.ms=20",
+    };
+    struct ing_config cfg;
+    char err[512];
+
+    (void)state;
+    setenv("GITHUB_WEBHOOK_SECRET", "s3cret-value", 1);
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        char *argv[] = {"ingress", "--config", "/dev/null", (char *)weak[i]};
+
+        err[0] = '\0';
+        assert_int_equal(load(&cfg, 4, argv, err, sizeof(err)), DAI_ECONFIG);
+        assert_non_null(strstr(err, "kafka.producer."));
+        ing_config_free(&cfg);
+    }
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        char *argv[] = {"ingress", "--config", "/dev/null", (char *)fine[i]};
+
+        assert_int_equal(load(&cfg, 4, argv, err, sizeof(err)), DAI_CONFIG_RUN);
+        ing_config_free(&cfg);
+    }
+    unsetenv("GITHUB_WEBHOOK_SECRET");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_ingress_options_durability_cannot_be_weakened, setup),
         cmocka_unit_test(test_ingress_options_secret_required),
         cmocka_unit_test(test_ingress_options_insecure_flag),
         cmocka_unit_test(test_ingress_options_secrets_merge),
