@@ -257,6 +257,19 @@ static void object_list(struct out *o, const char *n, const struct ing_span *arr
     LIT(o, "]");
 }
 
+static void list_or_empty(struct out *o, const char *n, const struct ing_span *arr, bool labels,
+                          const char *field)
+{
+    if (arr->type == ING_JT_ABSENT || arr->type == ING_JT_NULL) {
+        if (!o->rc) {
+            name(o, n, false);
+            LIT(o, "[]");
+        }
+        return;
+    }
+    object_list(o, n, arr, labels, field);
+}
+
 static void subject(struct out *o, const char *n, const struct ing_span *s, bool is_pr_event)
 {
     char f[96];
@@ -280,10 +293,13 @@ static void subject(struct out *o, const char *n, const struct ing_span *s, bool
     } else {
         req(o, "body", false, &s[SUBJ_BODY], K_STR_NULL, F("body"));
     }
-    req(o, "state", false, &s[SUBJ_STATE], K_STR, F("state"));
-    object_list(o, "labels", &s[SUBJ_LABELS], true, F("labels"));
+    /* GitHub omits state from some actions (issues pinned/unpinned) and
+     * labels from others: absent means unknown (no state) or none. */
+    if (s[SUBJ_STATE].type != ING_JT_ABSENT && s[SUBJ_STATE].type != ING_JT_NULL)
+        req(o, "state", false, &s[SUBJ_STATE], K_STR, F("state"));
+    list_or_empty(o, "labels", &s[SUBJ_LABELS], true, F("labels"));
     user(o, "user", &s[SUBJ_USER_LOGIN], &s[SUBJ_USER_ID], F("user"));
-    object_list(o, "assignees", &s[SUBJ_ASSIGNEES], false, F("assignees"));
+    list_or_empty(o, "assignees", &s[SUBJ_ASSIGNEES], false, F("assignees"));
     req(o, "html_url", false, &s[SUBJ_HTML_URL], K_STR, F("html_url"));
     req(o, "created_at", false, &s[SUBJ_CREATED], K_STR, F("created_at"));
     req(o, "updated_at", false, &s[SUBJ_UPDATED], K_STR_NULL, F("updated_at"));

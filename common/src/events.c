@@ -329,9 +329,9 @@ static const struct field repo_fields[] = {
 };
 static const struct field user_fields[] = {{"login", W_STR}, {"id", W_INT}};
 static const struct field subject_fields[] = {
-    {"id", W_INT},     {"number", W_INT},  {"title", W_STR},      {"body", W_STR_NULL},
-    {"state", W_STR},  {"labels", W_ARR},  {"user", W_OBJ},       {"assignees", W_ARR},
-    {"html_url", W_STR}, {"created_at", W_STR}, {"updated_at", W_STR_NULL},
+    {"id", W_INT},       {"number", W_INT},     {"title", W_STR},         {"body", W_STR_NULL},
+    {"labels", W_ARR},   {"user", W_OBJ},       {"assignees", W_ARR},     {"html_url", W_STR},
+    {"created_at", W_STR}, {"updated_at", W_STR_NULL},
 };
 static const struct field comment_fields[] = {
     {"id", W_INT}, {"body", W_STR_NULL}, {"user", W_OBJ}, {"created_at", W_STR},
@@ -344,6 +344,11 @@ static int check_subject(const json_t *obj, const char *where, char *err, size_t
     const json_t *l;
 
     CHECK(obj, where, subject_fields);
+    /* state is optional: GitHub omits it from some actions (issues pinned). */
+    if (json_object_get(obj, "state") && !json_is_string(json_object_get(obj, "state"))) {
+        snprintf(err, errlen, "%s.state: has the wrong type", where);
+        return DAI_ESCHEMA;
+    }
     CHECK(json_object_get(obj, "user"), "subject.user", user_fields);
     json_array_foreach(json_object_get(obj, "labels"), i, l) CHECK(l, "subject.labels[]",
                                                                    label_fields);

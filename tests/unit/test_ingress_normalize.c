@@ -178,6 +178,55 @@ static void test_ingress_normalize_issues_fixtures(void **state)
     }
 }
 
+/* GitHub's pinned/unpinned deliveries carry no issue.state: accepted, and the
+ * event simply has no state (not a made-up one). */
+static void test_ingress_normalize_pinned_without_state(void **state)
+{
+    static const char *const names[] = {"issues.pinned.json", "issues.unpinned.json"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct ing_event_info info;
+        json_t *gh, *ev = normalize_fixture(names[i], ING_EV_ISSUES, &info, &gh);
+
+        assert_null(get(get(gh, "issue"), "state"));
+        check_common(ev, gh, "issue");
+        assert_null(get(get(ev, "issue"), "state"));
+        same(get(get(ev, "issue"), "title"), get(get(gh, "issue"), "title"), "title");
+        assert_string_equal(info.key, "testorg/testrepo:issue:123");
+        json_decref(ev);
+        json_decref(gh);
+    }
+}
+
+/* Members GitHub leaves out of some actions are optional; absent lists are
+ * empty. */
+static void test_ingress_normalize_optional_members(void **state)
+{
+    struct dai_buf out = {0};
+    struct ing_event_info info;
+    char err[160];
+    const char *doc = "{\"action\":\"pinned\",\"repository\":{\"id\":1,\"name\":\"r\","
+                      "\"full_name\":\"o/r\",\"private\":false,\"owner\":{\"login\":\"o\","
+                      "\"id\":2}},\"sender\":{\"login\":\"s\",\"id\":3},\"issue\":{\"id\":5,"
+                      "\"number\":6,\"title\":\"t\",\"user\":{\"login\":\"u\",\"id\":4},"
+                      "\"html_url\":\"h\",\"created_at\":\"c\",\"updated_at\":null}}";
+    json_t *ev, *issue;
+
+    (void)state;
+    assert_int_equal(ing_normalize(norm, ING_EV_ISSUES, doc, strlen(doc), GUID, NOW_MS, &out,
+                                   &info, err, sizeof(err)), 0);
+    ev = parse(out.data, out.len);
+    assert_int_equal(dai_raw_event_validate(ev, err, sizeof(err)), 0);
+    issue = (json_t *)get(ev, "issue");
+    assert_null(get(issue, "state"));
+    assert_int_equal(json_array_size(get(issue, "labels")), 0);
+    assert_true(json_is_array(get(issue, "labels")));
+    assert_true(json_is_array(get(issue, "assignees")));
+    json_decref(ev);
+    dai_buf_free(&out);
+}
+
 static void test_ingress_normalize_null_body_stays_null(void **state)
 {
     struct ing_event_info info;
@@ -574,6 +623,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingress_normalize_issues_fixtures),
+        cmocka_unit_test(test_ingress_normalize_pinned_without_state),
+        cmocka_unit_test(test_ingress_normalize_optional_members),
         cmocka_unit_test(test_ingress_normalize_null_body_stays_null),
         cmocka_unit_test(test_ingress_normalize_edited_lists_changes),
         cmocka_unit_test(test_ingress_normalize_comment_on_issue),
