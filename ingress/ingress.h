@@ -42,6 +42,7 @@ struct ing_config {
     const char **secret_v;         /* every configured secret (borrowed strings) */
     size_t n_secrets;
     bool accept[ING_EV_COUNT];     /* which normalised events are published */
+    char retry_after[16];          /* publish.retry_after as a header value */
 };
 
 extern const struct dai_config_spec ing_config_spec;
@@ -66,11 +67,12 @@ enum ing_reason {
     ING_R_TOO_LARGE,       /* 413 */
     ING_R_RATE_LIMITED,    /* 429 */
     ING_R_SIGNATURE,       /* 401 */
-    ING_R_INVALID_BODY,    /* 400: not JSON / bad form encoding */
-    ING_R_INVALID_PAYLOAD, /* 400: JSON, but not the documented shape */
+    ING_R_INVALID_BODY,    /* 400: not a JSON object / bad form encoding */
     ING_R_OVERLOADED,      /* 503: worker queue or producer queue full */
     ING_R_TIMEOUT,         /* 503: no acknowledgement within publish.timeout */
-    ING_R_BROKER,          /* 503: the broker refused or the publish failed */
+    ING_R_BROKER,          /* 503: the broker refused or the publish failed (transient) */
+    ING_R_PUBLISH_TOO_LARGE, /* 413: the event is larger than the broker takes */
+    ING_R_PUBLISH_REFUSED, /* 500: the broker refuses it for good (topic, ACLs) */
     ING_R_SHUTTING_DOWN,   /* 503 */
     ING_R_REQUEST_TIMEOUT, /* 408: the body did not arrive within http.request_timeout */
     ING_R_INTERNAL,        /* 500 */
@@ -84,6 +86,7 @@ struct ing_stats {
     struct dai_metric *rejected;    /* {event,reason} */
     struct dai_metric *duplicates;  /* {event} */
     struct dai_metric *ignored;     /* {event} */
+    struct dai_metric *dead_letters; /* {event}: acknowledged on the dead-letter topic */
     struct dai_metric *late_acks;   /* acknowledged after the request was answered 503 */
     struct dai_metric *publish_latency; /* produce → delivery report, seconds */
     struct dai_metric *process_time;    /* verify + parse + normalise, seconds */
@@ -103,8 +106,9 @@ struct ing_ctx;
 /* One webhook request, from its headers to its answer. Created in
  * on_headers, freed in on_complete. Between the suspend and the single
  * resume exactly one component owns it at a time: the worker queue, a worker,
- * then publish.c (under its lock). Whoever answers must not touch it after
- * ing_finish, because the request may be completed and freed at once. */
+ * then publish.c (under its lock) until it reports the outcome. Whoever
+ * answers must not touch it afterwards, because the request may be completed
+ * and freed at once. */
 struct ing_delivery {
     struct ing_ctx *ctx;
     struct dai_http_request *req;
@@ -120,6 +124,8 @@ struct ing_delivery {
     struct ing_event_info info;
     bool submitted;               /* on_request ran (the body arrived in full) */
     bool timed_out;               /* answered 408 by the request timeout */
+    bool dead_letter;             /* published to the dead-letter topic */
+    char dlq_reason[192];         /* why the normaliser could not map it */
     /* publish.c's, under its lock */
     struct ing_dedup_entry *entry;
     bool is_owner;                /* publishing entry (else waiting for it) */
@@ -127,16 +133,6 @@ struct ing_delivery {
     struct ing_delivery *tprev, *tnext;
     struct ing_delivery *wnext;   /* next waiter on the same entry */
 };
-
-/* Answer d (from any thread): log the delivery line, count it, resume the
- * request. status/body as for dai_http_resume_with; reason is ING_R_COUNT for
- * successes. d must not be used afterwards. */
-void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_t len,
-                enum ing_reason reason, const char *outcome,
-                const struct dai_http_header *hdrs, size_t n_hdrs);
-/* Answer d with {"error":{"code","message"}} (the code is the reason's name). */
-void ing_finish_error(struct ing_delivery *d, unsigned status, enum ing_reason reason,
-                      const char *message, const struct dai_http_header *hdrs, size_t n_hdrs);
 
 /* ---- pool.c -------------------------------------------------------------- */
 
@@ -161,31 +157,76 @@ void ing_pool_free(struct ing_pool *p);
 
 struct ing_publisher;
 
+/* What became of a publish. publish.c only reports it; webhook.c decides the
+ * HTTP answer (ing_answer_for), so the layering is one-way. */
+enum ing_pub_result {
+    ING_PUB_STORED = 0, /* the broker has it: partition/offset */
+    ING_PUB_DUPLICATE,  /* this GUID is on the broker already: its partition/offset */
+    ING_PUB_FAILED      /* not stored; rc says why */
+};
+
+struct ing_pub_outcome {
+    enum ing_pub_result result;
+    /* ING_PUB_FAILED: DAI_EQUEUEFULL (producer queue full), DAI_ETIMEOUT (no
+     * acknowledgement within publish.timeout), DAI_EKAFKA (transient broker
+     * error), DAI_ETOOBIG / DAI_EREFUSED (final, see dai_kafka_err_rc),
+     * -ECANCELED (shutting down), -ENOMEM. */
+    int rc;
+    int32_t partition;
+    int64_t offset;
+};
+
+/* Called exactly once per ing_publish/ing_publish_dead_letter, from any
+ * thread (a worker, the poll thread, the timer). d is the callee's from then
+ * on; the publisher never touches it again. */
+typedef void (*ing_published_fn)(void *ud, struct ing_delivery *d,
+                                 const struct ing_pub_outcome *o);
+
 struct ing_publisher_options {
     const struct ing_config *cfg;
     struct dai_metrics *metrics;
     struct ing_stats *stats;
+    ing_published_fn on_published;
+    void *ud;
 };
 
 /* Producer (acks=all, idempotent, compressed), de-duplication window and the
- * timer that answers 503 when the broker is too slow. NULL with err. */
+ * timer that gives up on requests the broker is too slow for. NULL with err. */
 struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt, char *err,
                                         size_t errlen);
-/* Publish d's event (value[0..len), copied) under d->info.key, or attach d
- * to an identical delivery already in flight, or answer it as a duplicate.
- * Always answers d eventually (202, 200 duplicate, or 503); d belongs to the
- * publisher from this call on. Thread-safe. */
+/* Publish d's event (value[0..len), copied) to the raw topic under
+ * d->info.key, or attach d to an identical delivery already in flight, or
+ * report it as a duplicate. Reports d's outcome exactly once; d belongs to
+ * the publisher until then. Thread-safe. */
 void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len);
+/* The same for a delivery the normaliser cannot map: the original payload
+ * (copied) goes to the dead-letter topic keyed by the delivery GUID, with
+ * d->dlq_reason and the delivery's GitHub headers (docs/events.md). */
+void ing_publish_dead_letter(struct ing_publisher *p, struct ing_delivery *d,
+                             const void *payload, size_t len);
 rd_kafka_t *ing_publisher_handle(struct ing_publisher *p);
 int ing_publisher_queue_depth(struct ing_publisher *p);
 /* Requests waiting for the broker right now. */
 unsigned ing_publisher_waiting(struct ing_publisher *p);
 /* Shutdown: wait up to timeout_ms for outstanding acknowledgements, then
- * answer every request still waiting with 503. Later publishes are answered
- * 503 at once. */
+ * report every request still waiting as -ECANCELED. Later publishes are
+ * reported -ECANCELED at once. */
 void ing_publisher_drain(struct ing_publisher *p, int timeout_ms);
 /* Flush (bounded), destroy the producer, free. Returns messages left unsent. */
 int ing_publisher_free(struct ing_publisher *p, int flush_timeout_ms);
+
+/* ---- answer.c ------------------------------------------------------------ */
+
+/* The HTTP answer to a failed publish (pure): transient failures are 503
+ * with Retry-After (GitHub may redeliver), final ones 413 or 500 without
+ * it, because retrying the same delivery cannot succeed. */
+struct ing_answer {
+    unsigned status;
+    enum ing_reason reason;
+    bool retry_after;
+    const char *message; /* static */
+};
+void ing_answer_for(int rc, struct ing_answer *a);
 
 /* ---- webhook.c / server.c -------------------------------------------------- */
 
@@ -209,6 +250,8 @@ extern const struct dai_http_handlers ing_webhook_handlers;
 /* The worker function: verify, decode, normalise, publish (ud = ctx). */
 void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scratch,
                          struct dai_buf *event);
+/* The publisher's outcome callback (ing_published_fn, ud = ctx): answers d. */
+void ing_webhook_published(void *ud, struct ing_delivery *d, const struct ing_pub_outcome *o);
 
 /* Readiness: a background check that the broker answers metadata and the raw
  * topic exists, refreshed every second; /ready reads the cached answer. */

@@ -21,16 +21,18 @@ static void warn_insecure(void)
 
 static void ensure_topic(struct ing_ctx *ctx)
 {
-    const char *topics[1] = {ctx->cfg->common.topic_raw};
+    /* The dead-letter topic too: a delivery we cannot map is acknowledged
+     * only once it is there. */
+    const char *topics[2] = {ctx->cfg->common.topic_raw, ctx->cfg->common.topic_dlq};
     char err[512];
 
     if (!ctx->cfg->common.ensure_topics)
         return;
     /* A broker that is down at start is not fatal: /ready says so, and the
      * producer connects (and deliveries are accepted) once it is back. */
-    if (dai_kafka_ensure_topics(ing_publisher_handle(ctx->pub), &ctx->cfg->common, topics, 1,
+    if (dai_kafka_ensure_topics(ing_publisher_handle(ctx->pub), &ctx->cfg->common, topics, 2,
                                 ENSURE_TIMEOUT_MS, err, sizeof(err)))
-        DAI_WARN("cannot ensure topic %s: %s", topics[0], err);
+        DAI_WARN("cannot ensure topics %s, %s: %s", topics[0], topics[1], err);
 }
 
 int main(int argc, char **argv)
@@ -38,7 +40,8 @@ int main(int argc, char **argv)
     struct ing_config cfg = {0};
     struct ing_stats stats = {0};
     struct ing_ctx ctx = {.cfg = &cfg, .stats = &stats};
-    struct ing_publisher_options po = {.cfg = &cfg, .stats = &stats};
+    struct ing_publisher_options po = {.cfg = &cfg, .stats = &stats,
+                                       .on_published = ing_webhook_published, .ud = &ctx};
     char err[512];
     int rc, left, code = 1;
 

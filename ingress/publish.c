@@ -1,7 +1,8 @@
 /* Publishing with acknowledgement: the producer (acks=all, idempotent,
  * compressed), the de-duplication window, the requests waiting for a
- * delivery report and the timer that answers 503 when the broker is slower
- * than publish.timeout. One mutex guards the window and the waiting lists;
+ * delivery report and the timer that gives up when the broker is slower
+ * than publish.timeout. Outcomes go to the on_published callback; answering
+ * HTTP is webhook.c's. One mutex guards the window and the waiting lists;
  * it is held across the (non-blocking) produce call so a delivery report can
  * never overtake the bookkeeping of its own request. Semantics in
  * docs/ingress.md ("Durability and de-duplication"). */
@@ -33,7 +34,8 @@ struct ing_publisher {
     bool stop_timer;
     bool timer_started;
     pthread_t timer;
-    char retry_after[16];
+    ing_published_fn on_published;
+    void *ud;
 };
 
 /*---- the waiting list (callers hold mu) -----------------------------------*/
@@ -98,36 +100,19 @@ static void detach(struct ing_delivery *d)
     d->wnext = NULL;
 }
 
-/*---- answers -----------------------------------------------------------------*/
+/*---- outcomes -----------------------------------------------------------------*/
 
-static void answer_stored(struct ing_delivery *d, bool duplicate, int32_t partition,
-                          int64_t offset)
+static void report(struct ing_publisher *p, struct ing_delivery *d, enum ing_pub_result r,
+                   int rc, int32_t partition, int64_t offset)
 {
-    struct dai_buf b = {0};
-    int rc;
+    const struct ing_pub_outcome o = {r, rc, partition, offset};
 
-    rc = dai_buf_appendf(&b, "{\"status\":\"%s\",\"delivery_id\":\"%s\",\"key\":",
-                         duplicate ? "duplicate" : "accepted", d->guid);
-    if (!rc)
-        rc = d->info.key_len ? dai_buf_append_jstr(&b, d->info.key)
-                             : dai_buf_append(&b, "null", 4);
-    if (!rc)
-        rc = dai_buf_appendf(&b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
-                             partition, offset);
-    if (rc)
-        ing_finish_error(d, 500, ING_R_INTERNAL, "out of memory", NULL, 0);
-    else
-        ing_finish(d, duplicate ? 200 : 202, b.data, b.len, ING_R_COUNT,
-                   duplicate ? "duplicate" : "accepted", NULL, 0);
-    dai_buf_free(&b);
+    p->on_published(p->ud, d, &o);
 }
 
-static void answer_unavailable(struct ing_publisher *p, struct ing_delivery *d,
-                               enum ing_reason r, const char *msg)
+static void report_failed(struct ing_publisher *p, struct ing_delivery *d, int rc)
 {
-    const struct dai_http_header h[] = {{"Retry-After", p->retry_after}};
-
-    ing_finish_error(d, 503, r, msg, h, 1);
+    report(p, d, ING_PUB_FAILED, rc, -1, -1);
 }
 
 /*---- delivery reports (producer poll thread) -------------------------------*/
@@ -176,23 +161,16 @@ static void on_delivery(void *ud, void *opaque, int rc, int32_t partition, int64
     if (rc != 0)
         DAI_WARN("publish failed delivery_id=%s error=\"%s\"", guid,
                  errstr ? errstr : "unknown");
-    if (owner) {
-        if (rc == 0)
-            answer_stored(owner, false, partition, offset);
-        else
-            answer_unavailable(p, owner, ING_R_BROKER, "the broker did not take the delivery");
-    }
+    if (owner)
+        report(p, owner, rc == 0 ? ING_PUB_STORED : ING_PUB_FAILED, rc, partition, offset);
     for (w = waiters; w; w = next) {
         next = w->wnext;
         w->wnext = NULL;
-        if (rc == 0)
-            answer_stored(w, true, partition, offset);
-        else
-            answer_unavailable(p, w, ING_R_BROKER, "the broker did not take the delivery");
+        report(p, w, rc == 0 ? ING_PUB_DUPLICATE : ING_PUB_FAILED, rc, partition, offset);
     }
 }
 
-/*---- the timer: 503 for requests past their deadline ----------------------*/
+/*---- the timer: give up on requests past their deadline ------------------*/
 
 static void *timer_main(void *arg)
 {
@@ -216,8 +194,7 @@ static void *timer_main(void *arg)
             for (d = expired; d;) {
                 struct ing_delivery *next = d->wnext;
                 d->wnext = NULL;
-                answer_unavailable(p, d, ING_R_TIMEOUT,
-                                   "the broker did not acknowledge the delivery in time");
+                report_failed(p, d, DAI_ETIMEOUT);
                 d = next;
             }
             pthread_mutex_lock(&p->mu);
@@ -237,11 +214,14 @@ static void *timer_main(void *arg)
 
 /*---- publishing ------------------------------------------------------------------*/
 
-void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len)
+/* Claim d's GUID and produce one message for it; hdrs[0..nh) are sent as
+ * they are. The outcome is reported here (duplicate, refusal) or later by the
+ * delivery report or the timer. */
+static void publish(struct ing_publisher *p, struct ing_delivery *d, const char *topic,
+                    const void *key, size_t klen, const void *value, size_t len,
+                    const struct dai_kafka_header *h, size_t nh)
 {
     struct ing_dedup_entry *e;
-    struct dai_kafka_header h[6];
-    size_t nh = 0;
     int32_t part;
     int64_t off;
     int state, rc;
@@ -249,7 +229,7 @@ void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *va
     pthread_mutex_lock(&p->mu);
     if (p->closed) {
         pthread_mutex_unlock(&p->mu);
-        answer_unavailable(p, d, ING_R_SHUTTING_DOWN, "the ingress is shutting down");
+        report_failed(p, d, -ECANCELED);
         return;
     }
     state = ing_dedup_claim(p->dedup, d->guid, dai_now_ms(), &e);
@@ -258,7 +238,7 @@ void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *va
         part = e->partition;
         off = e->offset;
         pthread_mutex_unlock(&p->mu);
-        answer_stored(d, true, part, off);
+        report(p, d, ING_PUB_DUPLICATE, 0, part, off);
         return;
     case ING_DEDUP_IN_FLIGHT:
         /* The same GUID is being published right now: share its outcome. */
@@ -273,40 +253,71 @@ void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *va
         break;
     default:
         pthread_mutex_unlock(&p->mu);
-        ing_finish_error(d, 500, ING_R_INTERNAL, "out of memory", NULL, 0);
+        report_failed(p, d, -ENOMEM);
         return;
     }
     e->owner = d;
     e->sent_us = dai_mono_us();
     d->entry = e;
     d->is_owner = true;
+    /* block_ms 0: a full producer queue is answered at once rather than
+     * stalling a worker (and every request queued behind it). */
+    rc = dai_producer_send(p->prod, topic, key, klen, (void *)value, len, false, h, nh, e, 0);
+    if (rc) {
+        e->owner = NULL;
+        d->entry = NULL;
+        ing_dedup_release(p->dedup, e);
+        pthread_mutex_unlock(&p->mu);
+        report_failed(p, d, rc);
+        return;
+    }
+    wait_link(p, d);
+    pthread_mutex_unlock(&p->mu);
+    /* d may already be reported and freed by the delivery report. */
+}
+
+/* The GitHub headers every message of a delivery carries (docs/events.md). */
+static size_t delivery_headers(const struct ing_delivery *d, struct dai_kafka_header *h)
+{
+    size_t nh = 0;
+
     h[nh++] = (struct dai_kafka_header){DAI_HDR_DELIVERY, d->guid, strlen(d->guid)};
     h[nh++] = (struct dai_kafka_header){DAI_HDR_EVENT, ing_event_name(d->event),
                                         strlen(ing_event_name(d->event))};
     if (d->hook_id[0])
         h[nh++] = (struct dai_kafka_header){DAI_HDR_HOOK_ID, d->hook_id, strlen(d->hook_id)};
     h[nh++] = (struct dai_kafka_header){DAI_HDR_CORRELATION, d->guid, strlen(d->guid)};
-    h[nh++] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,
-                                        sizeof(DAI_SCHEMA_VERSION_STR) - 1};
     h[nh++] = (struct dai_kafka_header){DAI_HDR_CONTENT_TYPE, DAI_CONTENT_TYPE_JSON,
                                         sizeof(DAI_CONTENT_TYPE_JSON) - 1};
-    /* block_ms 0: a full producer queue is answered 503 at once rather than
-     * stalling a worker (and every request queued behind it). */
-    rc = dai_producer_send(p->prod, p->cfg->common.topic_raw, d->info.key, d->info.key_len,
-                           (void *)value, len, false, h, nh, e, 0);
-    if (rc) {
-        e->owner = NULL;
-        d->entry = NULL;
-        ing_dedup_release(p->dedup, e);
-        pthread_mutex_unlock(&p->mu);
-        answer_unavailable(p, d, rc == DAI_EQUEUEFULL ? ING_R_OVERLOADED : ING_R_BROKER,
-                           rc == DAI_EQUEUEFULL ? "the producer queue is full"
-                                                : "the delivery could not be queued");
-        return;
-    }
-    wait_link(p, d);
-    pthread_mutex_unlock(&p->mu);
-    /* d may already be answered and freed by the delivery report. */
+    return nh;
+}
+
+void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len)
+{
+    struct dai_kafka_header h[6];
+    size_t nh = delivery_headers(d, h);
+
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,
+                                        sizeof(DAI_SCHEMA_VERSION_STR) - 1};
+    publish(p, d, p->cfg->common.topic_raw, d->info.key, d->info.key_len, value, len, h, nh);
+}
+
+void ing_publish_dead_letter(struct ing_publisher *p, struct ing_delivery *d,
+                             const void *payload, size_t len)
+{
+    struct dai_kafka_header h[8];
+    char received[24];
+    size_t nh = delivery_headers(d, h);
+
+    /* The value is GitHub's payload, not one of our schemas: no
+     * schema-version. The receive time lets a re-drive keep the event's
+     * timestamp. */
+    snprintf(received, sizeof(received), "%lld", d->received_ms);
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_DLQ_REASON, d->dlq_reason, strlen(d->dlq_reason)};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_DLQ_SOURCE, DAI_DLQ_SOURCE_INGRESS,
+                                        sizeof(DAI_DLQ_SOURCE_INGRESS) - 1};
+    h[nh++] = (struct dai_kafka_header){DAI_HDR_DLQ_RECEIVED, received, strlen(received)};
+    publish(p, d, p->cfg->common.topic_dlq, d->guid, strlen(d->guid), payload, len, h, nh);
 }
 
 /*---- life cycle --------------------------------------------------------------------*/
@@ -340,7 +351,8 @@ struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt,
     }
     p->cfg = cfg;
     p->st = opt->stats;
-    snprintf(p->retry_after, sizeof(p->retry_after), "%d", cfg->retry_after_s);
+    p->on_published = opt->on_published;
+    p->ud = opt->ud;
     /* Longer than the HTTP wait: a message the broker takes a little late
      * still lands (and its redelivery is a duplicate) instead of failing. */
     snprintf(timeout, sizeof(timeout), "%d", 60000);
@@ -419,7 +431,7 @@ void ing_publisher_drain(struct ing_publisher *p, int timeout_ms)
     for (d = all; d;) {
         struct ing_delivery *next = d->wnext;
         d->wnext = NULL;
-        answer_unavailable(p, d, ING_R_SHUTTING_DOWN, "the ingress is shutting down");
+        report_failed(p, d, -ECANCELED);
         d = next;
     }
 }

@@ -1,5 +1,5 @@
 /* The ingress's metric families (received/accepted/rejected by reason and
- * event, duplicates, ignored, late acknowledgements, publish latency,
+ * event, duplicates, ignored, dead letters, late acknowledgements, publish latency,
  * processing time, waiting requests, queue depths) and the reason names they
  * and the error bodies share. Updating them is done where things happen. */
 #include "ingress.h"
@@ -16,10 +16,11 @@ static const char *const reason_names[ING_R_COUNT] = {
     [ING_R_RATE_LIMITED] = "rate_limited",
     [ING_R_SIGNATURE] = "bad_signature",
     [ING_R_INVALID_BODY] = "invalid_json",
-    [ING_R_INVALID_PAYLOAD] = "invalid_payload",
     [ING_R_OVERLOADED] = "overloaded",
     [ING_R_TIMEOUT] = "publish_timeout",
     [ING_R_BROKER] = "broker_error",
+    [ING_R_PUBLISH_TOO_LARGE] = "event_too_large",
+    [ING_R_PUBLISH_REFUSED] = "broker_refused",
     [ING_R_SHUTTING_DOWN] = "shutting_down",
     [ING_R_REQUEST_TIMEOUT] = "request_timeout",
     [ING_R_INTERNAL] = "internal",
@@ -53,6 +54,9 @@ int ing_stats_init(struct ing_stats *st, struct dai_metrics *reg)
     st->ignored = dai_metric_counter(reg, "dai_ingress_ignored_total",
                                      "Deliveries answered without publishing (ping, other events)",
                                      "event");
+    st->dead_letters = dai_metric_counter(reg, "dai_ingress_dead_letters_total",
+                                          "Verified deliveries the normaliser could not map, "
+                                          "acknowledged on the dead-letter topic", "event");
     st->late_acks = dai_metric_counter(reg, "dai_ingress_late_acks_total",
                                        "Messages acknowledged after their request was answered "
                                        "503 (a redelivery is then a duplicate)", NULL);
@@ -73,8 +77,8 @@ int ing_stats_init(struct ing_stats *st, struct dai_metrics *reg)
     st->dedup_size = dai_metric_gauge(reg, "dai_ingress_dedup_entries",
                                       "Acknowledged delivery GUIDs remembered", NULL);
     if (!st->received || !st->accepted || !st->rejected || !st->duplicates || !st->ignored ||
-        !st->late_acks || !st->publish_latency || !st->process_time || !st->waiting ||
-        !st->queue_depth || !st->work_queue || !st->dedup_size)
+        !st->dead_letters || !st->late_acks || !st->publish_latency || !st->process_time ||
+        !st->waiting || !st->queue_depth || !st->work_queue || !st->dedup_size)
         return -ENOMEM;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <dispatchai/log.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ static void count(struct ing_stats *st, enum ing_event ev, enum ing_reason reaso
         dai_metric_add(st->accepted, 1, e);
     else if (!strcmp(outcome, "duplicate"))
         dai_metric_add(st->duplicates, 1, e);
+    else if (!strcmp(outcome, "dead_lettered"))
+        dai_metric_add(st->dead_letters, 1, e);
     else
         dai_metric_add(st->ignored, 1, e);
 }
@@ -73,9 +76,12 @@ static void log_delivery(const char *guid, const char *event, const struct ing_e
             why ? " error=\"" : "", why ? why : "", why ? "\"" : "");
 }
 
-void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_t len,
-                enum ing_reason reason, const char *outcome, const struct dai_http_header *hdrs,
-                size_t n_hdrs)
+/* Answer d (from any thread): log the delivery line, count it, resume the
+ * request. reason is ING_R_COUNT for successes. d must not be used
+ * afterwards. */
+static void finish(struct ing_delivery *d, unsigned status, const char *body, size_t len,
+                   enum ing_reason reason, const char *outcome,
+                   const struct dai_http_header *hdrs, size_t n_hdrs)
 {
     struct dai_http_header all[8];
     size_t n = 0;
@@ -95,8 +101,10 @@ void ing_finish(struct ing_delivery *d, unsigned status, const char *body, size_
     /* d may be freed from here on (on_complete on an MHD thread). */
 }
 
-void ing_finish_error(struct ing_delivery *d, unsigned status, enum ing_reason reason,
-                      const char *message, const struct dai_http_header *hdrs, size_t n_hdrs)
+/* Answer d with {"error":{"code","message"}} (the code is the reason's name). */
+static void finish_error(struct ing_delivery *d, unsigned status, enum ing_reason reason,
+                         const char *message, const struct dai_http_header *hdrs,
+                         size_t n_hdrs)
 {
     char body[512];
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", ing_reason_name(reason), "message",
@@ -111,7 +119,58 @@ void ing_finish_error(struct ing_delivery *d, unsigned status, enum ing_reason r
     if (len == 0)
         len = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"\"}}",
                        ing_reason_name(reason));
-    ing_finish(d, status, body, (size_t)len, reason, ing_reason_name(reason), hdrs, n_hdrs);
+    finish(d, status, body, (size_t)len, reason, ing_reason_name(reason), hdrs, n_hdrs);
+}
+
+/*---- publish outcomes --------------------------------------------------------*/
+
+static void answer_stored(struct ing_delivery *d, bool duplicate, int32_t partition,
+                          int64_t offset)
+{
+    const char *status = duplicate ? "duplicate" : d->dead_letter ? "dead_lettered" : "accepted";
+    struct dai_buf b = {0};
+    int rc;
+
+    rc = dai_buf_appendf(&b, "{\"status\":\"%s\",\"delivery_id\":\"%s\",\"key\":", status,
+                         d->guid);
+    if (!rc)
+        rc = d->info.key_len ? dai_buf_append_jstr(&b, d->info.key)
+                             : dai_buf_append(&b, "null", 4);
+    if (!rc && d->dead_letter && !duplicate) {
+        rc = dai_buf_append(&b, ",\"reason\":", 10);
+        if (!rc)
+            rc = dai_buf_append_jstr(&b, d->dlq_reason);
+    }
+    if (!rc)
+        rc = dai_buf_appendf(&b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
+                             partition, offset);
+    if (rc) {
+        const struct dai_http_header h[] = {{"Retry-After", d->ctx->cfg->retry_after}};
+        finish_error(d, 503, ING_R_INTERNAL, "out of memory", h, 1);
+    } else {
+        finish(d, duplicate ? 200 : 202, b.data, b.len, ING_R_COUNT, status, NULL, 0);
+    }
+    dai_buf_free(&b);
+}
+
+/* Failures go through ing_answer_for: only a transient one carries
+ * Retry-After (a 503 tells GitHub to redeliver). */
+static void answer_failed(struct ing_delivery *d, int rc)
+{
+    const struct dai_http_header h[] = {{"Retry-After", d->ctx->cfg->retry_after}};
+    struct ing_answer a;
+
+    ing_answer_for(rc, &a);
+    finish_error(d, a.status, a.reason, a.message, h, a.retry_after ? 1 : 0);
+}
+
+void ing_webhook_published(void *ud, struct ing_delivery *d, const struct ing_pub_outcome *o)
+{
+    (void)ud;
+    if (o->result == ING_PUB_FAILED)
+        answer_failed(d, o->rc);
+    else
+        answer_stored(d, o->result == ING_PUB_DUPLICATE, o->partition, o->offset);
 }
 
 /* A refusal decided from the headers alone (no delivery state yet). */
@@ -252,7 +311,6 @@ static void on_request(void *ud, struct dai_http_request *req)
     static const char busy[] = "the ingress is overloaded";
     struct ing_ctx *ctx = ud;
     struct ing_delivery *d = req->state;
-    char ra[16];
     int rc;
 
     if (!d) {
@@ -265,9 +323,8 @@ static void on_request(void *ud, struct dai_http_request *req)
     dai_http_suspend(req);
     rc = ing_pool_submit(ctx->pool, d);
     if (rc) {
-        const struct dai_http_header h[] = {{"Retry-After", ra}};
-        snprintf(ra, sizeof(ra), "%d", ctx->cfg->retry_after_s);
-        ing_finish_error(d, 503, rc == -ECANCELED ? ING_R_SHUTTING_DOWN : ING_R_OVERLOADED,
+        const struct dai_http_header h[] = {{"Retry-After", ctx->cfg->retry_after}};
+        finish_error(d, 503, rc == -ECANCELED ? ING_R_SHUTTING_DOWN : ING_R_OVERLOADED,
                          rc == -ECANCELED ? "the ingress is shutting down" : busy, h, 1);
     }
 }
@@ -332,22 +389,22 @@ void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scrat
      * forged ping or an unknown event gets 401 like anything else. */
     rc = ing_verify(&ctx->verifier, payload, len, d->has_signature ? d->signature : NULL);
     if (rc < 0) {
-        ing_finish_error(d, 401, ING_R_SIGNATURE,
+        finish_error(d, 401, ING_R_SIGNATURE,
                          ing_verify_reason(d->has_signature ? d->signature : NULL), NULL, 0);
         return;
     }
     if (d->event == ING_EV_PING) {
-        ing_finish(d, 200, PONG, sizeof(PONG) - 1, ING_R_COUNT, "pong", NULL, 0);
+        finish(d, 200, PONG, sizeof(PONG) - 1, ING_R_COUNT, "pong", NULL, 0);
         return;
     }
     if (d->event == ING_EV_OTHER || !ctx->cfg->accept[d->event]) {
-        ing_finish(d, 202, IGNORED, sizeof(IGNORED) - 1, ING_R_COUNT, "ignored", NULL, 0);
+        finish(d, 202, IGNORED, sizeof(IGNORED) - 1, ING_R_COUNT, "ignored", NULL, 0);
         return;
     }
     if (d->form) {
         rc = ing_form_payload(payload, len, scratch, err, sizeof(err));
         if (rc) {
-            ing_finish_error(d, rc == DAI_EPARSE ? 400 : 500,
+            finish_error(d, rc == DAI_EPARSE ? 400 : 500,
                              rc == DAI_EPARSE ? ING_R_INVALID_BODY : ING_R_INTERNAL, err, NULL, 0);
             return;
         }
@@ -362,13 +419,17 @@ void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scrat
         ing_publish(ctx->pub, d, event->data, event->len);
         return;
     case DAI_EPARSE:
-        ing_finish_error(d, 400, ING_R_INVALID_BODY, err, NULL, 0);
+        finish_error(d, 400, ING_R_INVALID_BODY, err, NULL, 0);
         return;
     case DAI_ESCHEMA:
-        ing_finish_error(d, 400, ING_R_INVALID_PAYLOAD, err, NULL, 0);
+        /* Signed and well-formed, but not a shape we can map: never lost,
+         * acknowledged once it is on the dead-letter topic. */
+        d->dead_letter = true;
+        snprintf(d->dlq_reason, sizeof(d->dlq_reason), "schema: %.180s", err);
+        ing_publish_dead_letter(ctx->pub, d, payload, len);
         return;
     default:
-        ing_finish_error(d, 500, ING_R_INTERNAL, dai_strerror(rc), NULL, 0);
+        finish_error(d, 500, ING_R_INTERNAL, dai_strerror(rc), NULL, 0);
         return;
     }
 }

@@ -21,6 +21,7 @@ const char *dai_strerror(int rc)
     case DAI_ESCHEMA: return "event violates the schema";
     case DAI_EQUEUEFULL: return "queue is full";
     case DAI_EAUTH: return "missing or unknown credentials";
+    case DAI_EREFUSED: return "refused for good (retrying cannot succeed)";
     case DAI_ETXN_RETRY: return "transaction operation failed, retriable";
     case DAI_ETXN_ABORT: return "transaction must be aborted";
     case DAI_ETXN_FATAL: return "transactional producer is unusable";

@@ -67,7 +67,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     dai_metric_add(p->k.m_dr, 1, p->k.name, m->err ? "error" : "ok");
     if (p->on_delivery)
-        p->on_delivery(p->ud, m->_private, m->err ? DAI_EKAFKA : 0, m->partition, m->offset,
+        p->on_delivery(p->ud, m->_private, dai_kafka_err_rc(m->err), m->partition, m->offset,
                        m->err ? rd_kafka_err2str(m->err) : NULL);
     wake_waiters(p);
 }
@@ -177,7 +177,7 @@ int dai_producer_send(struct dai_producer *p, const char *topic, const void *key
     /* On failure librdkafka took nothing: the headers and the value are ours. */
     if (h)
         rd_kafka_headers_destroy(h);
-    return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? DAI_EQUEUEFULL : DAI_EKAFKA;
+    return dai_kafka_err_rc(e);
 }
 
 int dai_producer_outq_len(struct dai_producer *p)

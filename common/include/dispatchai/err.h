@@ -19,6 +19,7 @@ enum {
     DAI_ESCHEMA = -1008,   /* well-formed but violates the event schema */
     DAI_EQUEUEFULL = -1009, /* a bounded queue is full */
     DAI_EAUTH = -1010,      /* missing or unknown credentials */
+    DAI_EREFUSED = -1011,   /* refused for good: retrying the same input cannot succeed */
     /* Kafka transaction outcomes, so callers can choose retry/abort/exit. */
     DAI_ETXN_RETRY = -1100, /* retriable: call the same operation again */
     DAI_ETXN_ABORT = -1101, /* the transaction must be aborted, then redone */

@@ -43,6 +43,12 @@
 #define DAI_HDR_DLQ_TOPIC "dlq-original-topic"
 #define DAI_HDR_DLQ_PARTITION "dlq-original-partition"
 #define DAI_HDR_DLQ_OFFSET "dlq-original-offset"
+/* Dead letters written by the ingress: the value is GitHub's payload as
+ * received (not a raw event), dlq-source says so, dlq-received-at is the
+ * receive time (Unix ms) a re-drive gives the event. */
+#define DAI_HDR_DLQ_SOURCE "dlq-source"
+#define DAI_HDR_DLQ_RECEIVED "dlq-received-at"
+#define DAI_DLQ_SOURCE_INGRESS "ingress"
 
 /* ---- classification vocabulary ----------------------------------------- */
 

@@ -26,8 +26,9 @@ struct dai_kafka_header {
 /* A delivery report, run on the producer's poll thread (or in
  * dai_producer_poll without one; messages that dai_producer_free has to purge
  * report on the thread calling it). rc is 0 when the broker acknowledged the
- * message (partition/offset valid), else DAI_EKAFKA with errstr (static text).
- * Every message that dai_producer_send accepted gets exactly one report. */
+ * message (partition/offset valid), else dai_kafka_err_rc's code with errstr
+ * (static text). Every message that dai_producer_send accepted gets exactly
+ * one report. */
 typedef void (*dai_delivery_fn)(void *ud, void *msg_opaque, int rc, int32_t partition,
                                 int64_t offset, const char *errstr);
 
@@ -52,7 +53,7 @@ struct dai_producer *dai_producer_new(const struct dai_producer_options *opt, ch
 /* Produce one message. With take_value, librdkafka frees value (malloc'd) once
  * it is done with it — but only when this returns 0; on failure the caller
  * still owns it. Otherwise the value is copied. Returns 0, DAI_EQUEUEFULL
- * (after waiting up to block_ms for room), or DAI_EKAFKA. */
+ * (after waiting up to block_ms for room), or dai_kafka_err_rc's code. */
 DAI_MUST_CHECK int dai_producer_send(struct dai_producer *p, const char *topic, const void *key,
                                      size_t klen, void *value, size_t vlen, bool take_value,
                                      const struct dai_kafka_header *hdrs, size_t n_hdrs,
@@ -121,6 +122,15 @@ rd_kafka_t *dai_consumer_handle(struct dai_consumer *c);
 void dai_consumer_close(struct dai_consumer *c);
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/* How a produce error is to be treated (pure): 0 for no error; DAI_ETOOBIG
+ * when this message can never fit (message or batch larger than a client,
+ * topic or broker limit); DAI_EREFUSED when the cluster refuses it for good
+ * (invalid topic, not authorised, a record the broker rejects) — retrying the
+ * same message cannot succeed until an operator changes something;
+ * DAI_EQUEUEFULL for a full local queue; DAI_EKAFKA for everything transient
+ * (timeouts, leader changes, a broker that is down, a topic not created yet). */
+int dai_kafka_err_rc(rd_kafka_resp_err_t e);
 
 /* A header's value (borrowed from the message, not NUL-terminated; "" for a
  * header without value) or NULL; *len receives its length. */
