@@ -1,6 +1,6 @@
 """Hostile HTTP clients against the ingress and the gateway: slow and
 oversized headers, idle connection floods, truncated bodies, invalid UTF-8,
-deep nesting, huge numbers, duplicate keys. The daemons answer with exact
+deep nesting, huge numbers (dead-lettered, never lost), duplicate keys. The daemons answer with exact
 statuses, keep serving well-behaved clients, and never crash."""
 import json
 import socket
@@ -149,12 +149,17 @@ def test_ingress_deeply_nested_json_is_400(daemons):
     assert healthy(daemons.ingress)
 
 
-def test_ingress_huge_numbers_are_400(daemons):
+def test_ingress_huge_numbers_are_dead_lettered(daemons):
+    # Valid JSON, signed, but an issue number no consumer can hold: not lost
+    # (GitHub does not retry a 400), acknowledged on the dead-letter topic.
     p = issue_payload(3)
     body = json.dumps(p).encode().replace(b'"number": 3', b'"number": 1' + b"0" * 400, 1)
     assert b"1" + b"0" * 400 in body
     st, _, data = signed_post(daemons.ingress, body)
-    assert st == 400, data[:200]
+    assert st == 202, data[:200]
+    resp = json.loads(data)
+    assert resp["status"] == "dead_lettered" and "issue.number" in resp["reason"]
+    assert healthy(daemons.ingress)
 
 
 def test_ingress_duplicate_keys_handled(daemons):
