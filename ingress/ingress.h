@@ -53,6 +53,10 @@ extern const struct dai_config_spec ing_config_spec;
  * the message in err. ing_config_free releases everything. */
 DAI_MUST_CHECK int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err,
                                    size_t errlen);
+/* The same for a sub-command (redrive): serving false drops the webhook
+ * secret requirement, everything else is checked alike. */
+DAI_MUST_CHECK int ing_config_load_for(struct ing_config *cfg, int argc, char **argv,
+                                       bool serving, char *err, size_t errlen);
 void ing_config_free(struct ing_config *cfg);
 
 /* ---- stats.c ------------------------------------------------------------- */
@@ -214,6 +218,18 @@ unsigned ing_publisher_waiting(struct ing_publisher *p);
 void ing_publisher_drain(struct ing_publisher *p, int timeout_ms);
 /* Flush (bounded), destroy the producer, free. Returns messages left unsent. */
 int ing_publisher_free(struct ing_publisher *p, int flush_timeout_ms);
+
+/* The headers every message of delivery d carries (x-github-delivery,
+ * x-github-event, x-github-hook-id when known, correlation-id, content-type;
+ * docs/events.md) into h (room for 5); returns how many. Values borrowed from d. */
+size_t ing_delivery_headers(const struct ing_delivery *d, struct dai_kafka_header *h);
+
+/* ---- redrive.c ----------------------------------------------------------- */
+
+/* `dispatchai-ingress redrive [options]`: re-drive the ingress's dead letters
+ * into the raw topic once the normaliser can map them (docs/operations.md).
+ * argv[0] is "redrive". Returns the process exit code. */
+int ing_redrive_main(int argc, char **argv);
 
 /* ---- answer.c ------------------------------------------------------------ */
 

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define FLUSH_TIMEOUT_MS 5000
 #define ENSURE_TIMEOUT_MS 10000
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
     char err[512];
     int rc, left, code = 1;
 
+    if (argc > 1 && strcmp(argv[1], "redrive") == 0)
+        return ing_redrive_main(argc - 1, argv + 1);
     rc = ing_config_load(&cfg, argc, argv, err, sizeof(err));
     if (rc == DAI_CONFIG_EXITED) {
         ing_config_free(&cfg);

@@ -42,3 +42,10 @@ $(INGRESS_DEDUP_BENCH): $(BUILD)/ingress/tools/dedup_bench.o $(INGRESS_LIB) $(LI
 
 TOOL_BINS += $(INGRESS_DEDUP_BENCH)
 ALL_OBJS  += $(BUILD)/ingress/tools/dedup_bench.o
+
+# make redrive [ARGS="--kafka.bootstrap_servers=HOST:PORT ..."]: re-drive the
+# ingress's dead letters into the raw topic once the normaliser maps them
+# (docs/operations.md, "Dead letters: handling and re-drive").
+.PHONY: redrive
+redrive: $(INGRESS_BIN)
+	$(INGRESS_BIN) redrive $(ARGS)

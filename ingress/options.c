@@ -102,6 +102,12 @@ static int check_durability(const struct dai_kvlist *props, char *err, size_t er
 
 int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
+    return ing_config_load_for(cfg, argc, argv, true, err, errlen);
+}
+
+int ing_config_load_for(struct ing_config *cfg, int argc, char **argv, bool serving, char *err,
+                        size_t errlen)
+{
     bool known;
     int rc = dai_config_load(&ing_config_spec, cfg, argc, argv, NULL, err, errlen);
 
@@ -118,7 +124,7 @@ int ing_config_load(struct ing_config *cfg, int argc, char **argv, char *err, si
     for (size_t i = 0; i < cfg->secrets.n; i++)
         if (cfg->secrets.v[i][0])
             cfg->secret_v[cfg->n_secrets++] = cfg->secrets.v[i];
-    if (cfg->n_secrets == 0 && !cfg->insecure_skip_signature) {
+    if (serving && cfg->n_secrets == 0 && !cfg->insecure_skip_signature) {
         snprintf(err, errlen, "webhook.secret: no webhook secret configured (set "
                  "GITHUB_WEBHOOK_SECRET, webhook.secret or webhook.secrets; "
                  "--insecure-skip-signature disables verification for development)");

@@ -276,8 +276,7 @@ static void publish(struct ing_publisher *p, struct ing_delivery *d, const char 
     /* d may already be reported and freed by the delivery report. */
 }
 
-/* The GitHub headers every message of a delivery carries (docs/events.md). */
-static size_t delivery_headers(const struct ing_delivery *d, struct dai_kafka_header *h)
+size_t ing_delivery_headers(const struct ing_delivery *d, struct dai_kafka_header *h)
 {
     size_t nh = 0;
 
@@ -295,7 +294,7 @@ static size_t delivery_headers(const struct ing_delivery *d, struct dai_kafka_he
 void ing_publish(struct ing_publisher *p, struct ing_delivery *d, const void *value, size_t len)
 {
     struct dai_kafka_header h[6];
-    size_t nh = delivery_headers(d, h);
+    size_t nh = ing_delivery_headers(d, h);
 
     h[nh++] = (struct dai_kafka_header){DAI_HDR_SCHEMA, DAI_SCHEMA_VERSION_STR,
                                         sizeof(DAI_SCHEMA_VERSION_STR) - 1};
@@ -307,7 +306,7 @@ void ing_publish_dead_letter(struct ing_publisher *p, struct ing_delivery *d,
 {
     struct dai_kafka_header h[8];
     char received[24];
-    size_t nh = delivery_headers(d, h);
+    size_t nh = ing_delivery_headers(d, h);
 
     /* The value is GitHub's payload, not one of our schemas: no
      * schema-version. The receive time lets a re-drive keep the event's
