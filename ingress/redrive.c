@@ -9,6 +9,7 @@
  * publish failed, so a failed run is simply run again (at-least-once). */
 #include "ingress.h"
 
+#include <dispatchai/clock.h>
 #include <dispatchai/events.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
