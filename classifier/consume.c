@@ -16,6 +16,7 @@
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
 #include <dispatchai/kafka.h>
+#include <dispatchai/kafka_ready.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
 #include <dispatchai/metrics.h>
@@ -45,6 +46,7 @@ struct cls_daemon {
     struct cls_rebuild *rebuild;
     struct dai_consumer *consumer;
     struct dai_producer *producer;
+    struct dai_kafka_ready *ready; /* cached broker check for /ready */
     char txn_id[256];
     const char *topics[3];
     struct part parts[MAX_PARTS];
@@ -502,6 +504,9 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
     if (!d->producer)
         goto fail;
     d->writer = (struct cls_writer){.cfg = cfg, .m = rt->metrics, .producer = d->producer};
+    d->ready = dai_kafka_ready_new(dai_producer_handle(d->producer), d->topics, 3, err, errlen);
+    if (!d->ready)
+        goto fail;
     if (cfg->common.ensure_topics) {
         rc = dai_kafka_ensure_topics(dai_producer_handle(d->producer), &cfg->common, d->topics,
                                      3, OP_TIMEOUT_MS, e2, sizeof(e2));
@@ -555,8 +560,7 @@ bool cls_daemon_ready(void *ud, char *why, size_t n)
         snprintf(why, n, "rebuilding the classification state from the enriched topic");
         return false;
     }
-    return dai_kafka_check_topics(dai_producer_handle(d->producer), d->topics, 3, 2000, why,
-                                  n) == 0;
+    return dai_kafka_ready_check(d->ready, why, n);
 }
 
 /* Take what the consumer has, up to a batch, without waiting once started. */
@@ -656,6 +660,7 @@ void cls_daemon_free(struct cls_daemon *d)
     if (d->txn_open && d->producer)
         abort_txn(d, "closing", false);
     cls_rebuild_free(d->rebuild);
+    dai_kafka_ready_free(d->ready); /* it uses the producer's handle */
     left = dai_producer_free(d->producer, 5000);
     if (left > 0)
         DAI_WARN("producer closed with %d messages unsent (their transaction was aborted)",

@@ -30,7 +30,8 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
 /* Consume until dai_lifecycle_stopping(); then drain, commit and leave the
  * group. 0, or a negative code after a fatal Kafka error. */
 DAI_MUST_CHECK int cls_daemon_run(struct cls_daemon *d);
-/* /ready: broker answers and the topics exist. */
+/* /ready: the state is rebuilt, and the last background check found the
+ * broker answering and the topics there (never blocks on the broker). */
 bool cls_daemon_ready(void *d, char *why, size_t n);
 void cls_daemon_free(struct cls_daemon *d);
 

@@ -147,9 +147,10 @@ static int serve(struct app *a)
     }
     DAI_INFO("classifier started http_port=%d", dai_http_port(http));
     rc = cls_daemon_run(d);
+    /* HTTP first: /ready reads the daemon, so no request may outlive it. */
     dai_http_quiesce(http);
-    cls_daemon_free(d);
     dai_http_stop(http);
+    cls_daemon_free(d);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <dispatchai/config.h>
 #include <dispatchai/http.h>
 #include <dispatchai/kafka.h>
+#include <dispatchai/kafka_ready.h>
 #include <dispatchai/metrics.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -257,7 +258,7 @@ struct ing_ctx {
     struct ing_stats *stats;
     struct dai_metrics *metrics;
     struct dai_http_server *http;
-    struct ing_ready *ready;
+    struct dai_kafka_ready *ready;
 };
 
 
@@ -268,13 +269,6 @@ void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scrat
                          struct dai_buf *event);
 /* The publisher's outcome callback (ing_published_fn, ud = ctx): answers d. */
 void ing_webhook_published(void *ud, struct ing_delivery *d, const struct ing_pub_outcome *o);
-
-/* Readiness: a background check that the broker answers metadata and the raw
- * topic exists, refreshed every second; /ready reads the cached answer. */
-struct ing_ready;
-struct ing_ready *ing_ready_new(rd_kafka_t *rk, const char *topic, char *err, size_t errlen);
-bool ing_ready_check(void *ud, char *why, size_t n); /* dai_http_options.ready */
-void ing_ready_free(struct ing_ready *r);
 
 /* Start the HTTP server for ctx (port, limits, timeouts from cfg). */
 struct dai_http_server *ing_server_start(struct ing_ctx *ctx, char *err, size_t errlen);

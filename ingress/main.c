@@ -88,8 +88,9 @@ int main(int argc, char **argv)
     if (!ctx.pub)
         goto fail;
     ensure_topic(&ctx);
-    ctx.ready = ing_ready_new(ing_publisher_handle(ctx.pub), cfg.common.topic_raw, err,
-                              sizeof(err));
+    ctx.ready = dai_kafka_ready_new(ing_publisher_handle(ctx.pub),
+                                    (const char *const[]){cfg.common.topic_raw}, 1, err,
+                                    sizeof(err));
     if (!ctx.ready)
         goto fail;
     ctx.pool = ing_pool_new(cfg.workers, cfg.queue_size, cfg.max_body, ing_webhook_process, &ctx,
@@ -123,7 +124,7 @@ out:
     }
     ing_pool_close(ctx.pool);
     /* The readiness thread uses the producer's handle: stop it first. */
-    ing_ready_free(ctx.ready);
+    dai_kafka_ready_free(ctx.ready);
     left = ing_publisher_free(ctx.pub, FLUSH_TIMEOUT_MS);
     if (left > 0)
         DAI_WARN("shutdown: %d messages were never acknowledged (their requests were "
