@@ -268,16 +268,28 @@ static bool commit_due(const struct cls_daemon *d)
 
 /*---- assignment, rewind -------------------------------------------------------*/
 
-/* Ask the group for the committed offsets of our partitions (blocks until
- * pending transactional commits are settled: read_committed consumers ask
- * for stable offsets). */
-static void fetch_committed(struct cls_daemon *d)
+/* Ask the group for the committed offsets of our partitions from index
+ * `first` on (blocks until pending transactional commits are settled:
+ * read_committed consumers ask for stable offsets). Partitions before `first`
+ * are left alone: with the cooperative assignor an increment arrives while
+ * the partitions we keep have progress in the open transaction, and resetting
+ * theirs would commit stale offsets with it (their records then run twice). */
+static void fetch_committed(struct cls_daemon *d, int first)
 {
     rd_kafka_topic_partition_list_t *l = offsets_list(d, false);
     rd_kafka_resp_err_t e;
 
     if (!l)
         return;
+    if (first > 0) {
+        for (int i = 0; i < first && i < d->n_parts; i++)
+            (void)rd_kafka_topic_partition_list_del(l, d->cfg->common.topic_raw,
+                                                    d->parts[i].id);
+        if (l->cnt == 0) {
+            rd_kafka_topic_partition_list_destroy(l);
+            return;
+        }
+    }
     e = rd_kafka_committed(dai_consumer_handle(d->consumer), l, OP_TIMEOUT_MS);
     for (int i = 0; !e && i < l->cnt; i++) {
         struct part *p = part_of(d, l->elems[i].partition);
@@ -297,7 +309,7 @@ static void rewind_to_committed(struct cls_daemon *d)
 
     for (int i = 0; i < d->n_parts; i++)
         cls_pipeline_drop_partition(d->pipe, d->parts[i].id);
-    fetch_committed(d);
+    fetch_committed(d, 0);
     l = offsets_list(d, false);
     if (!l)
         return;
@@ -350,7 +362,7 @@ static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_
 {
     long long t0 = dai_mono_us();
     char err[256];
-    int rc;
+    int rc, first_new = d->n_parts;
 
     /* Before the first event of a new partition: read back everything the
      * enriched topic holds up to now, including what the previous owner
@@ -365,7 +377,7 @@ static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_
             continue;
         d->parts[d->n_parts++] = (struct part){parts->elems[i].partition, -1, -1};
     }
-    fetch_committed(d);
+    fetch_committed(d, first_new);
     d->paused = false;
     d->last_lag_us = 0; /* publish the new partitions' lag at once */
     DAI_INFO("partitions ready partitions=%d keys=%zu catch_up_ms=%lld", d->n_parts,

@@ -160,6 +160,7 @@ class LoadGenerator(threading.Thread):
         self.connections = connections
         self.first_number = first_number
         self.results = {}          # guid -> status (or exception name)
+        self.answers = []          # (monotonic time sent, time answered, status), in answer order
         self.accepted = set()      # guids answered 202 accepted
         self.lock = threading.Lock()
         self.stop_flag = threading.Event()
@@ -175,6 +176,7 @@ class LoadGenerator(threading.Thread):
         body = json.dumps(p).encode()
         guid = str(uuid.uuid4())
         h = daitest.webhook_headers("issues", body, SECRET, delivery=guid)
+        t_sent = time.monotonic()
         try:
             conn.request("POST", "/webhook/github", body=body, headers=h)
             r = conn.getresponse()
@@ -186,6 +188,7 @@ class LoadGenerator(threading.Thread):
             conn.close()
         with self.lock:
             self.results[guid] = st
+            self.answers.append((t_sent, time.monotonic(), st))
             if ok:
                 self.accepted.add(guid)
 
@@ -238,3 +241,27 @@ def exactly_once(stack, accepted, timeout=120):
     dup = [g for g, c in counts.items() if c > 1]
     once = [g for g in accepted if counts.get(g) == 1]
     return once, missing, dup
+
+
+def run_with_fault(stack, name, inject, total=1500, rate=250, extra=None):
+    """Load through the stack, `inject(gen)` a fault once 200 deliveries were acknowledged
+    (it returns how many faults it injected), then check every acknowledged GUID is in
+    issues.enriched exactly once; records the figures (plus `extra`) in the report."""
+    gen = LoadGenerator(stack, total=total, rate=rate)
+    gen.start()
+    daitest.wait_for(lambda: len(gen.accepted) >= 200, timeout=60,
+                     what="200 accepted before the fault")
+    faults = inject(gen)
+    gen.join(timeout=300)
+    assert not gen.is_alive(), "load generator did not finish"
+    accepted = set(gen.accepted)
+    once, missing, dup = exactly_once(stack, accepted)
+    record(name, sent=len(gen.results), acknowledged=len(accepted), found_exactly_once=len(once),
+           missing=len(missing), duplicated=len(dup), faults_injected=faults, **(extra or {}))
+    print(f"\n{name}: sent {len(gen.results)}, acknowledged {len(accepted)}, "
+          f"exactly once {len(once)}, missing {len(missing)}, duplicated {len(dup)}, "
+          f"faults {faults}" + (f", {extra}" if extra else ""))
+    assert not missing, f"{len(missing)} acknowledged deliveries lost, e.g. {missing[:3]}"
+    assert not dup, f"{len(dup)} deliveries duplicated, e.g. {dup[:3]}"
+    assert len(accepted) > 0
+    return gen

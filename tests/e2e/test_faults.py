@@ -9,28 +9,7 @@ import time
 import pytest
 
 import daitest
-from stack import LoadGenerator, Stack, exactly_once, record
-
-
-def run_with_fault(stack, name, inject, total=1500, rate=250):
-    gen = LoadGenerator(stack, total=total, rate=rate)
-    gen.start()
-    daitest.wait_for(lambda: len(gen.accepted) >= 200, timeout=60,
-                     what="200 accepted before the fault")
-    faults = inject(gen)
-    gen.join(timeout=300)
-    assert not gen.is_alive(), "load generator did not finish"
-    accepted = set(gen.accepted)
-    once, missing, dup = exactly_once(stack, accepted)
-    record(name, sent=len(gen.results), acknowledged=len(accepted), found_exactly_once=len(once),
-           missing=len(missing), duplicated=len(dup), faults_injected=faults)
-    print(f"\n{name}: sent {len(gen.results)}, acknowledged {len(accepted)}, "
-          f"exactly once {len(once)}, missing {len(missing)}, duplicated {len(dup)}, "
-          f"faults {faults}")
-    assert not missing, f"{len(missing)} acknowledged deliveries lost, e.g. {missing[:3]}"
-    assert not dup, f"{len(dup)} deliveries duplicated, e.g. {dup[:3]}"
-    assert len(accepted) > 0
-    return gen
+from stack import Stack, run_with_fault
 
 
 def test_broker_outage_loses_nothing(private_broker, topics):

@@ -161,3 +161,54 @@ def test_classifier_sigterm_finishes_in_flight_calls(broker, topics):
     finally:
         d.stop()
         slow.stop()
+
+
+def test_cooperative_increment_keeps_open_progress_of_kept_partitions(broker, topics):
+    """With the cooperative assignor a member that stays gets only an increment when another
+    leaves, while its own partitions may have progress in its open transaction. That progress
+    must be committed with the transaction: it used to be reset to the group's older offsets
+    (so the transaction committed the outputs without their input offsets) and the next owner
+    ran those records again."""
+    raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    group = "cls-coop-" + raw.split(".")[0]
+    args = ["--kafka.consumer.partition.assignment.strategy=cooperative-sticky"]
+    # First every partition gets a committed offset (the reset only bites where one exists).
+    first = stream(30)
+    a0 = h.classifier(broker.bootstrap, topics, group=group, args=args).start()
+    h.produce_many(broker.bootstrap, raw, first)
+    daitest.wait_for(lambda: settled(a0), timeout=60, what="the first batch committed")
+    assert a0.stop() == 0
+    # A keeps its transaction open long enough for B to leave while it holds progress.
+    a = h.classifier(broker.bootstrap, topics, group=group, args=args,
+                     env={"CLASSIFIER_TXN_INTERVAL": "25s"}).start()
+    b = h.classifier(broker.bootstrap, topics, group=group, args=args).start()
+    c = None
+    try:
+        def split():
+            pa = {k for k in h.metrics(a) if k.startswith("dai_classifier_consumer_lag{")}
+            pb = {k for k in h.metrics(b) if k.startswith("dai_classifier_consumer_lag{")}
+            return pa and pb and not (pa & pb) and len(pa | pb) == 3
+        daitest.wait_for(split, timeout=60, interval=0.3, what="both processes assigned")
+        sent = first + stream(60, first=1000)
+        h.produce_many(broker.bootstrap, raw, sent[len(first):])
+        # Everything is processed; B's share is committed, A's still in its open transaction.
+        daitest.wait_for(lambda: len(h.enriched(broker.bootstrap, topics,
+                                                read_committed=False)) >= len(sent),
+                         timeout=60, interval=0.1, what="every input processed")
+        open_a = len(sent) - len(h.enriched(broker.bootstrap, topics))
+        assert open_a > 0, "A committed before B left; nothing was tested"
+        assert b.stop() == 0  # A now gets B's partitions as an increment
+        daitest.wait_for(lambda: len([k for k in h.metrics(a)
+                                      if k.startswith("dai_classifier_consumer_lag{")]) == 3,
+                         timeout=60, interval=0.2, what="A to own all three partitions")
+        daitest.wait_for(lambda: len(h.enriched(broker.bootstrap, topics)) >= len(sent),
+                         timeout=60, interval=0.2, what="A's transaction committed")
+        a.kill9()
+        # A fresh member starts from the group's committed offsets.
+        c = h.classifier(broker.bootstrap, topics, group=group, args=args).start()
+        daitest.wait_for(lambda: settled(c), timeout=60, what="the new member to settle")
+        assert_exactly_once(h.enriched(broker.bootstrap, topics), sent)
+    finally:
+        for d in (a, b, c):
+            if d:
+                d.stop()

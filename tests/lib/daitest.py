@@ -106,6 +106,83 @@ class Broker:
             raise RuntimeError(r.stdout + r.stderr)
 
 
+def free_port_range(n):
+    """A base port B with B..B+n-1 all free on 127.0.0.1 right now (below the ephemeral range)."""
+    import random
+    for _ in range(500):
+        base = random.randint(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports found")
+
+
+class Cluster(Broker):
+    """A real Kafka cluster of `nodes` KRaft nodes (scripts/kafka-local start --nodes N):
+    brokers on consecutive ports from self.port, controllers on the N ports after them.
+    Topics get 3 replicas and min.insync.replicas=2 (with 3 or more nodes)."""
+
+    def __init__(self, nodes=3, data_dir=None):
+        super().__init__(port=free_port_range(2 * nodes), data_dir=data_dir)
+        self.nodes = nodes
+        self.bootstrap = ",".join(f"127.0.0.1:{self.port + k}" for k in range(nodes))
+
+    def start(self):
+        r = self._run("start", "--nodes", str(self.nodes), "--port", str(self.port), timeout=300)
+        if r.returncode != 0:
+            self._run("stop", timeout=120)
+            raise RuntimeError(f"kafka-local start failed:\n{r.stdout}\n{r.stderr}")
+        last = r.stdout.strip().splitlines()[-1]
+        assert last == self.bootstrap, f"unexpected bootstrap line {last!r}"
+        return self
+
+    def kill(self, node):
+        """SIGKILL one node (1-based)."""
+        r = self._run("kill", str(node), timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    def restart(self, node=None):
+        """Start one node again (stopping it first if it runs), or the whole cluster."""
+        if node is None:
+            return super().restart()
+        r = self._run("restart", str(node), timeout=180)
+        assert r.returncode == 0, r.stderr
+
+    def node_of_port(self, port):
+        return port - self.port + 1
+
+    def metadata(self):
+        """{(topic, partition): {"leader": node or None, "isr": [nodes]}} from kcat -L."""
+        import re
+        r = subprocess.run(["kcat", "-b", self.bootstrap, "-L", "-m", "5"], capture_output=True,
+                           text=True, timeout=30)
+        out, topic = {}, None
+        for line in r.stdout.splitlines():
+            m = re.match(r'^\s+topic "([^"]+)" with', line)
+            if m:
+                topic = m.group(1)
+                continue
+            m = re.match(r"^\s+partition (\d+), leader (-?\d+), replicas: ([\d,]*), isrs: ([\d,]*)", line)
+            if m and topic:
+                leader = int(m.group(2))
+                out[(topic, int(m.group(1)))] = {
+                    "leader": leader if leader >= 0 else None,
+                    "isr": [int(x) for x in m.group(4).split(",") if x]}
+        return out
+
+    def leader(self, topic, partition=0):
+        return self.metadata().get((topic, partition), {}).get("leader")
+
+
 def unique_topics(prefix="t"):
     """Per-test topic names so tests sharing one broker never see each other's data."""
     tag = uuid.uuid4().hex[:8]
@@ -120,7 +197,7 @@ def consume(bootstrap, topic, read_committed=True, timeout=30, expect=None, extr
     """Read a topic from the beginning to its end with kcat.
 
     Returns a list of dicts: key, headers (dict), value (parsed JSON when
-    possible, else str), partition, offset. With expect=N, keeps re-reading
+    possible, else str), partition, offset, ts (message timestamp, ms). With expect=N, keeps re-reading
     until at least N messages are there (or the timeout passes).
     """
     def once():
@@ -144,7 +221,8 @@ def consume(bootstrap, topic, read_committed=True, timeout=30, expect=None, extr
             except ValueError:
                 pass
             out.append({"key": m.get("key"), "headers": headers, "value": val,
-                        "partition": m.get("partition"), "offset": m.get("offset")})
+                        "partition": m.get("partition"), "offset": m.get("offset"),
+                        "ts": m.get("ts")})
         return out
 
     if expect is None:
