@@ -41,9 +41,13 @@ NOW_MS = int(time.time() * 1000)
 
 def install_playwright_core():
     """playwright-core is not committed: install it from package-lock.json
-    into tests/browser/node_modules when a fresh clone lacks it. Returns an
-    error message, empty on success."""
-    if (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+    into tests/browser/node_modules when a fresh clone lacks it, or when the
+    installed version is not the locked one. Returns an error message, empty
+    on success."""
+    locked = json.loads((BROWSER_DIR / "package-lock.json").read_text())
+    want = locked["packages"]["node_modules/playwright-core"]["version"]
+    installed = BROWSER_DIR / "node_modules" / "playwright-core" / "package.json"
+    if installed.is_file() and json.loads(installed.read_text()).get("version") == want:
         return ""
     if not shutil.which("npm"):
         return "tests/browser/node_modules (needs npm: npm ci --prefix tests/browser)"
