@@ -1,10 +1,12 @@
 /* The LLM client: OpenAI-compatible Chat Completions on one thread driving a
  * libcurl multi handle (up to llm.max_concurrency requests at once), with
- * retries (backoff + jitter, Retry-After), one repair turn, response-format
+ * retries (backoff + jitter, Retry-After), the reply policy (repair turn,
+ * smaller or longer retry after a cut reply: reply_policy.c), response-format
  * downgrade and the circuit breaker. Callers submit and drain on their own
  * thread; prompts and reply validation are prompt.c and verdict.c. */
 #include "llm_client.h"
 
+#include "reply_policy.h"
 #include "verdict.h"
 
 #include <dispatchai/buf.h>
@@ -27,7 +29,7 @@ struct llm_req {
     enum cls_rf rf;            /* response_format in body */
     int attempts;              /* HTTP requests started */
     int retries;               /* retryable failures so far */
-    bool repaired;
+    struct cls_reply_history hist; /* what the reply policy already tried */
     bool probe;                /* this attempt is the breaker's half-open probe */
     long long due_ms;          /* monotonic ms at which a delayed retry may start */
     long long started_us;
@@ -158,8 +160,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 static int start(struct cls_llm *l, struct llm_req *r)
 {
     const struct cls_config *cfg = l->cfg;
+    enum cls_rf known = (enum cls_rf)atomic_load(&l->rf);
     CURL *e;
 
+    /* Built before another request learnt the server refuses this format:
+     * use the rung that works instead of being refused once more. */
+    if (known > r->rf && cls_prompt_set_format(l->prompt, r->body, known,
+                                               r->hist.decision_only) == 0)
+        r->rf = known;
     free(r->payload);
     r->payload = json_dumps(r->body, JSON_COMPACT);
     e = curl_easy_init();
@@ -264,8 +272,20 @@ static bool mentions_format(const char *msg)
     return false;
 }
 
-/* A 400 that complains about response_format: step down once (schema ->
- * object -> plain instructions), remember it for later requests, try again. */
+static const char *rf_name(enum cls_rf rf)
+{
+    switch (rf) {
+    case CLS_RF_JSON_SCHEMA: return "json_schema";
+    case CLS_RF_JSON_SCHEMA_UNBOUNDED: return "json_schema without length bounds";
+    case CLS_RF_JSON_OBJECT: return "json_object";
+    case CLS_RF_NONE: break;
+    }
+    return "plain instructions";
+}
+
+/* A 400 that complains about response_format: step down one rung (bounded
+ * schema -> unbounded schema -> json_object -> plain instructions), remember
+ * it for later requests, try again. */
 static bool downgrade(struct cls_llm *l, struct llm_req *r)
 {
     char msg[256];
@@ -276,12 +296,17 @@ static bool downgrade(struct cls_llm *l, struct llm_req *r)
     cls_verdict_error_message(r->resp.data ? r->resp.data : "", r->resp.len, msg, sizeof(msg));
     if (!mentions_format(msg))
         return false;
-    next = r->rf == CLS_RF_JSON_SCHEMA ? CLS_RF_JSON_OBJECT : CLS_RF_NONE;
-    if (cls_prompt_set_format(l->prompt, r->body, next))
+    next = (enum cls_rf)(r->rf + 1);
+    if (cls_prompt_set_format(l->prompt, r->body, next, r->hist.decision_only))
         return false;
-    if (atomic_exchange(&l->rf, (int)next) != (int)next)
-        DAI_WARN("llm server refused response_format, using %s from now on reason=\"%.120s\"",
-                 next == CLS_RF_JSON_OBJECT ? "json_object" : "plain instructions", msg);
+    /* Only ever down: a request still holding an older rung must not raise
+     * the shared level back up. */
+    for (int cur = atomic_load(&l->rf); cur < (int)next;)
+        if (atomic_compare_exchange_weak(&l->rf, &cur, (int)next)) {
+            DAI_WARN("llm server refused response_format, using %s from now on "
+                     "reason=\"%.120s\"", rf_name(next), msg);
+            break;
+        }
     r->rf = next;
     return true;
 }
@@ -315,10 +340,39 @@ static void failed(struct cls_llm *l, struct llm_req *r, enum cls_llm_err kind, 
     push(&l->delayed, r);
 }
 
-/* A 200 answer: validate it; an invalid one gets one repair turn. */
+/* Apply the reply policy's next step to the request; false when it cannot
+ * be applied (out of memory) and the request should give up. */
+static bool retry_step(struct cls_llm *l, struct llm_req *r, enum cls_reply_step step,
+                       const struct cls_completion *c, const char *problem)
+{
+    int tokens;
+
+    switch (step) {
+    case CLS_STEP_REPAIR:
+        r->hist.repaired = true;
+        return cls_prompt_add_repair(r->body, c->content, problem) == 0;
+    case CLS_STEP_DECISION_ONLY:
+        r->hist.decision_only = true;
+        return cls_prompt_decision_only(l->prompt, r->body, r->rf) == 0;
+    case CLS_STEP_MORE_TOKENS:
+        tokens = cls_reply_more_tokens(r->hist.max_tokens);
+        r->hist.tokens_raised = true;
+        r->hist.max_tokens = tokens;
+        return json_object_set_new(r->body, "max_tokens", json_integer(tokens)) == 0;
+    case CLS_STEP_ACCEPT:
+    case CLS_STEP_GIVE_UP:
+        break;
+    }
+    return false;
+}
+
+/* A 200 answer: validate it, then accept it or let the reply policy decide
+ * the retry (each one changes the request) or the offline fallback. */
 static void handle_reply(struct cls_llm *l, struct llm_req *r)
 {
     struct cls_completion c;
+    enum cls_reply_kind kind;
+    enum cls_reply_step step;
     char err[200];
     int rc;
 
@@ -333,22 +387,32 @@ static void handle_reply(struct cls_llm *l, struct llm_req *r)
     record_breaker(l, r, true);
     CLS_ADD(l->m ? l->m->llm_tokens : NULL, (double)c.prompt_tokens, "prompt");
     CLS_ADD(l->m ? l->m->llm_tokens : NULL, (double)c.completion_tokens, "completion");
+    r->result.prompt_tokens += c.prompt_tokens;
+    r->result.completion_tokens += c.completion_tokens;
     rc = cls_verdict_parse(c.content, strlen(c.content), l->teams, &r->result.cls, err,
                            sizeof(err));
-    if (rc == 0) {
+    kind = cls_reply_kind_of(rc, c.finish_reason);
+    step = cls_reply_next(kind, &r->hist);
+    if (step == CLS_STEP_ACCEPT) {
         snprintf(r->result.model, sizeof(r->result.model), "%s",
                  c.model[0] ? c.model : l->cfg->llm_model);
         CLS_ADD(l->m ? l->m->llm_requests : NULL, 1, "ok");
         finish(l, r, true, "");
     } else {
-        CLS_ADD(l->m ? l->m->llm_errors : NULL, 1, "invalid_reply");
-        CLS_ADD(l->m ? l->m->llm_requests : NULL, 1, "invalid");
-        DAI_DEBUG("llm reply invalid problem=\"%s\" repaired=%d", err, r->repaired);
-        if (!r->repaired && cls_prompt_add_repair(r->body, c.content, err) == 0) {
-            r->repaired = true;
+        const char *name = cls_reply_kind_name(kind);
+
+        CLS_ADD(l->m ? l->m->llm_errors : NULL, 1, name);
+        CLS_ADD(l->m ? l->m->llm_requests : NULL, 1,
+                kind == CLS_REPLY_CUT ? "length" : "invalid");
+        DAI_DEBUG("llm reply %s problem=\"%s\" completion_tokens=%lld max_tokens=%d "
+                  "next=%d", name, err, c.completion_tokens, r->hist.max_tokens, (int)step);
+        if (step != CLS_STEP_GIVE_UP && retry_step(l, r, step, &c, err)) {
             push(&l->queue, r);
         } else {
-            finish(l, r, false, "invalid_reply");
+            if (kind == CLS_REPLY_CUT)
+                DAI_WARN("llm reply cut at max_tokens=%d even for the decision alone: "
+                         "classifying offline (raise llm.max_tokens)", r->hist.max_tokens);
+            finish(l, r, false, name);
         }
     }
     cls_completion_free(&c);
@@ -589,6 +653,7 @@ int cls_llm_submit(struct cls_llm *l, const struct cls_issue_text *in, void *req
         return -ENOMEM;
     r->ud = req_ud;
     r->rf = (enum cls_rf)atomic_load(&l->rf);
+    r->hist.max_tokens = l->prompt->max_tokens;
     r->body = cls_prompt_request(l->prompt, in, r->rf);
     if (!r->body) {
         free(r);

@@ -29,6 +29,7 @@ struct cls_llm_result {
     struct dai_classification cls; /* when ok */
     char model[CLS_MODEL_LEN];
     int attempts;              /* HTTP requests made */
+    long long prompt_tokens, completion_tokens; /* summed over the attempts that answered */
     char why[32];              /* fallback reason when !ok */
 };
 

@@ -9,7 +9,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum cls_rf { CLS_RF_JSON_SCHEMA = 0, CLS_RF_JSON_OBJECT, CLS_RF_NONE };
+/* The response_format ladder, strongest first: a server that refuses one is
+ * asked for the next (llm_client.c). */
+enum cls_rf {
+    CLS_RF_JSON_SCHEMA = 0,       /* schema with maxLength/maxItems bounds */
+    CLS_RF_JSON_SCHEMA_UNBOUNDED, /* the same schema without the bounds */
+    CLS_RF_JSON_OBJECT,
+    CLS_RF_NONE
+};
 enum cls_auth { CLS_AUTH_BEARER = 0, CLS_AUTH_API_KEY };
 
 struct cls_config {

@@ -9,6 +9,7 @@
 #include <dispatchai/buf.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -106,12 +107,14 @@ static const char *cat_name(int i) { return dai_category_name((enum dai_category
 static const char *prio_name(int i) { return dai_priority_name((enum dai_priority)i); }
 static const char *effort_name(int i) { return dai_effort_name((enum dai_effort)i); }
 
-/* The reply format, generated from the same enums the validator uses so the
- * instructions can never drift from what we accept. */
+/* The reply format, generated from the same enums and bounds the validator
+ * and the schema use so the instructions can never drift from what we accept.
+ * The decision comes first, free text last: a reply cut at max_tokens then
+ * loses the least useful part. */
 static int render_format(struct dai_buf *b)
 {
     int rc = dai_buf_appendf(b, "Reply with exactly one JSON object and nothing else, with these "
-                                "members:\n- \"category\": one of ");
+                                "members in this order:\n- \"category\": one of ");
     if (!rc)
         rc = render_list(b, cat_name, DAI_CAT_COUNT);
     if (!rc)
@@ -126,10 +129,12 @@ static int render_format(struct dai_buf *b)
         rc = dai_buf_appendf(
             b, "\n- \"suggested_assignee\": the name of one team from the team list, or null\n"
                "- \"confidence\": a number from 0 to 1\n"
-               "- \"reasoning\": one or two short sentences explaining the choice\n"
-               "- \"tags\": an array of at most %d short lower-case keywords\n"
-               "- \"summary\": one sentence summarising the issue",
-            DAI_MAX_TAGS);
+               "- \"tags\": an array of at most %d short lower-case keywords (each at most %d "
+               "characters)\n"
+               "- \"summary\": one sentence summarising the issue (at most %d characters)\n"
+               "- \"reasoning\": one or two short sentences explaining the choice (at most %d "
+               "characters)",
+            CLS_MAX_TAGS, CLS_TAG_MAX_CHARS, CLS_SUMMARY_MAX_CHARS, CLS_REASONING_MAX_CHARS);
     return rc;
 }
 
@@ -166,9 +171,24 @@ static json_t *enum_array(const char *(*name)(int), int n)
     return a;
 }
 
-static json_t *build_schema(const struct cls_teams *teams)
+/* A string member, with its length bound when `bounded`. */
+static json_t *string_member(int max_chars, bool bounded)
 {
-    json_t *teams_enum = json_array(), *props, *schema;
+    return bounded ? json_pack("{s:s,s:i}", "type", "string", "maxLength", max_chars)
+                   : json_pack("{s:s}", "type", "string");
+}
+
+/* The json_schema of the reply. Member order is the order a grammar-driven
+ * server generates in: the decision (category ... confidence) before the free
+ * text. `bounded` adds maxLength/maxItems to every free string and array, so
+ * a constrained decoder cannot loop inside a member
+ * (llama.cpp's grammar enforces them); some strict servers refuse these
+ * keywords, hence the unbounded variant the client steps down to.
+ * `decision_only` leaves out tags, summary and reasoning: the smaller answer
+ * asked for after a reply was cut at max_tokens. New object or NULL. */
+static json_t *build_schema(const struct cls_teams *teams, bool bounded, bool decision_only)
+{
+    json_t *teams_enum = json_array(), *props = NULL, *required = NULL, *tags;
     size_t i;
 
     for (i = 0; teams && teams_enum && i < teams->n; i++)
@@ -176,27 +196,39 @@ static json_t *build_schema(const struct cls_teams *teams)
             goto fail;
     if (!teams_enum || json_array_append_new(teams_enum, json_null()))
         goto fail;
-    /* Bounds (0..1, at most 5 tags) are checked by the validator instead of
-     * the schema: several servers reject minimum/maxItems in strict mode. */
-    props = json_pack("{s:{s:s,s:o},s:{s:s,s:o},s:{s:s,s:o},s:{s:[ss],s:o},"
-                      "s:{s:s},s:{s:s},s:{s:s,s:{s:s}},s:{s:s}}",
-                      "category", "type", "string", "enum", enum_array(cat_name, DAI_CAT_COUNT),
-                      "priority", "type", "string", "enum",
-                      enum_array(prio_name, DAI_PRIO_COUNT), "effort_estimate", "type", "string",
-                      "enum", enum_array(effort_name, DAI_EFFORT_COUNT), "suggested_assignee",
-                      "type", "string", "null", "enum", teams_enum, "confidence", "type",
-                      "number", "reasoning", "type", "string", "tags", "type", "array", "items",
-                      "type", "string", "summary", "type", "string");
+    /* confidence stays unbounded: llama.cpp's grammar for a number with
+     * minimum/maximum stalls generation; the validator checks 0..1. */
+    props = json_pack("{s:{s:s,s:o},s:{s:s,s:o},s:{s:s,s:o},s:{s:[ss],s:o},s:{s:s}}", "category",
+                      "type", "string", "enum", enum_array(cat_name, DAI_CAT_COUNT), "priority",
+                      "type", "string", "enum", enum_array(prio_name, DAI_PRIO_COUNT),
+                      "effort_estimate", "type", "string", "enum",
+                      enum_array(effort_name, DAI_EFFORT_COUNT), "suggested_assignee", "type",
+                      "string", "null", "enum", teams_enum, "confidence", "type", "number");
     teams_enum = NULL; /* stolen by json_pack (also on failure) */
-    if (!props)
-        return NULL;
-    schema = json_pack("{s:s,s:o,s:[ssssssss],s:b}", "type", "object", "properties", props,
-                       "required", "category", "priority", "effort_estimate",
-                       "suggested_assignee", "confidence", "reasoning", "tags", "summary",
-                       "additionalProperties", 0);
-    return schema;
+    required = json_pack("[sssss]", "category", "priority", "effort_estimate",
+                         "suggested_assignee", "confidence");
+    if (!props || !required)
+        goto fail;
+    if (!decision_only) {
+        tags = bounded ? json_pack("{s:s,s:o,s:i}", "type", "array", "items",
+                                   string_member(CLS_TAG_MAX_CHARS, true), "maxItems", CLS_MAX_TAGS)
+                       : json_pack("{s:s,s:o}", "type", "array", "items",
+                                   string_member(0, false));
+        if (json_object_set_new(props, "tags", tags) ||
+            json_object_set_new(props, "summary", string_member(CLS_SUMMARY_MAX_CHARS, bounded)) ||
+            json_object_set_new(props, "reasoning",
+                                string_member(CLS_REASONING_MAX_CHARS, bounded)) ||
+            json_array_append_new(required, json_string("tags")) ||
+            json_array_append_new(required, json_string("summary")) ||
+            json_array_append_new(required, json_string("reasoning")))
+            goto fail;
+    }
+    return json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required",
+                     required, "additionalProperties", 0);
 fail:
     json_decref(teams_enum);
+    json_decref(props);
+    json_decref(required);
     return NULL;
 }
 
@@ -228,8 +260,12 @@ int cls_prompt_init(struct cls_prompt *p, const char *template_text,
     if (rc)
         goto fail;
     p->system = dai_buf_take(&b);
-    p->schema = build_schema(teams);
-    if (!p->schema) {
+    p->schema = build_schema(teams, true, false);
+    p->schema_unbounded = build_schema(teams, false, false);
+    p->schema_decision = build_schema(teams, true, true);
+    p->schema_decision_unbounded = build_schema(teams, false, true);
+    if (!p->schema || !p->schema_unbounded || !p->schema_decision ||
+        !p->schema_decision_unbounded) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -253,8 +289,11 @@ void cls_prompt_free(struct cls_prompt *p)
         return;
     free(p->system);
     json_decref(p->schema);
+    json_decref(p->schema_unbounded);
+    json_decref(p->schema_decision);
+    json_decref(p->schema_decision_unbounded);
     p->system = NULL;
-    p->schema = NULL;
+    p->schema = p->schema_unbounded = p->schema_decision = p->schema_decision_unbounded = NULL;
 }
 
 char *cls_prompt_user(const struct cls_prompt *p, const struct cls_issue_text *in)
@@ -282,12 +321,18 @@ char *cls_prompt_user(const struct cls_prompt *p, const struct cls_issue_text *i
     return dai_buf_take(&b);
 }
 
-static json_t *response_format(const struct cls_prompt *p, enum cls_rf rf)
+static json_t *response_format(const struct cls_prompt *p, enum cls_rf rf, bool decision_only)
 {
+    const json_t *schema;
+
     switch (rf) {
     case CLS_RF_JSON_SCHEMA:
+    case CLS_RF_JSON_SCHEMA_UNBOUNDED:
+        schema = rf == CLS_RF_JSON_SCHEMA
+                     ? (decision_only ? p->schema_decision : p->schema)
+                     : (decision_only ? p->schema_decision_unbounded : p->schema_unbounded);
         return json_pack("{s:s,s:{s:s,s:b,s:O}}", "type", "json_schema", "json_schema", "name",
-                         "issue_classification", "strict", 1, "schema", p->schema);
+                         "issue_classification", "strict", 1, "schema", schema);
     case CLS_RF_JSON_OBJECT:
         return json_pack("{s:s}", "type", "json_object");
     case CLS_RF_NONE:
@@ -296,7 +341,8 @@ static json_t *response_format(const struct cls_prompt *p, enum cls_rf rf)
     return NULL;
 }
 
-int cls_prompt_set_format(const struct cls_prompt *p, json_t *req, enum cls_rf rf)
+int cls_prompt_set_format(const struct cls_prompt *p, json_t *req, enum cls_rf rf,
+                          bool decision_only)
 {
     json_t *fmt;
 
@@ -305,10 +351,33 @@ int cls_prompt_set_format(const struct cls_prompt *p, json_t *req, enum cls_rf r
         (void)json_object_del(req, "response_format");
         return 0;
     }
-    fmt = response_format(p, rf);
+    fmt = response_format(p, rf, decision_only);
     if (!fmt)
         return -ENOMEM;
     return json_object_set_new(req, "response_format", fmt) ? -ENOMEM : 0;
+}
+
+int cls_prompt_decision_only(const struct cls_prompt *p, json_t *req, enum cls_rf rf)
+{
+    json_t *msgs = json_object_get(req, "messages");
+    json_t *user = json_array_get(msgs, json_array_size(msgs) - 1);
+    const char *text = dai_json_str(user, "content", NULL);
+    struct dai_buf b = {0};
+    int rc;
+
+    if (!text)
+        return DAI_EINVAL;
+    /* Said in words too: without a schema the instruction is all the model
+     * has, and with one it explains the smaller schema. */
+    rc = dai_buf_appendf(&b, "%s\n\n(Keep the reply short: give only \"category\", "
+                         "\"priority\", \"effort_estimate\", \"suggested_assignee\" and "
+                         "\"confidence\".)", text);
+    if (!rc)
+        rc = json_object_set_new(user, "content", json_string(b.data)) ? -ENOMEM : 0;
+    dai_buf_free(&b);
+    if (!rc)
+        rc = cls_prompt_set_format(p, req, rf, true);
+    return rc;
 }
 
 json_t *cls_prompt_request(const struct cls_prompt *p, const struct cls_issue_text *in,
@@ -328,7 +397,7 @@ json_t *cls_prompt_request(const struct cls_prompt *p, const struct cls_issue_te
     if (p->max_tokens > 0 &&
         json_object_set_new(req, "max_tokens", json_integer(p->max_tokens)))
         goto fail;
-    if (cls_prompt_set_format(p, req, rf))
+    if (cls_prompt_set_format(p, req, rf, false))
         goto fail;
     return req;
 fail:

@@ -219,6 +219,14 @@ int cls_verdict_parse(const char *content, size_t len, const struct cls_teams *t
     if (rc)
         goto out;
 
+    /* A confidence of 85 is a percentage, a common sloppiness of small models
+     * (a grammar bounds integers, not every server bounds numbers). */
+    v = json_object_get(obj, "confidence");
+    if (json_is_number(v) && json_number_value(v) > 1.0 && json_number_value(v) <= 100.0 &&
+        json_object_set_new(obj, "confidence", json_real(json_number_value(v) / 100.0))) {
+        rc = -ENOMEM;
+        goto out;
+    }
     /* More than five tags is verbosity, not a wrong answer: keep the first five. */
     v = json_object_get(obj, "tags");
     while (json_is_array(v) && json_array_size(v) > DAI_MAX_TAGS)

@@ -28,8 +28,8 @@ void cls_verdict_error_message(const char *body, size_t len, char *out, size_t n
 /* Parse and validate the assistant's content into out (source = LLM). Code
  * fences and text around the object are tolerated; enum values are matched
  * case-insensitively with spaces/hyphens read as underscores; the assignee
- * must be a configured team (or null / "none"); extra tags beyond 5 are
- * dropped. 0 or DAI_ESCHEMA / DAI_EPARSE with the first problem in err. */
+ * must be a configured team (or null / "none"); a confidence in (1, 100] is
+ * read as a percentage; extra tags beyond 5 are dropped. 0 or DAI_ESCHEMA / DAI_EPARSE with the first problem in err. */
 DAI_MUST_CHECK int cls_verdict_parse(const char *content, size_t len,
                                      const struct cls_teams *teams,
                                      struct dai_classification *out, char *err, size_t errlen);

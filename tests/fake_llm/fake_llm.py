@@ -21,6 +21,8 @@ same names at any time):
   fail_mode     mode used by fail_next (default error500)
   no_json_schema  answer 400 to response_format json_schema, like servers
                 without structured-output support
+  no_schema_bounds  answer 400 to a json_schema using maxLength/maxItems, like
+                strict structured-output modes that refuse those keywords
   api_key       require this key (Authorization: Bearer or api-key header)
   hang_ms       longest a hanging request is held (default 600000)
 GET /stats: requests, by_status, by_mode, titles (chat calls per issue title),
@@ -70,6 +72,7 @@ class State:
             "fail_next": 0,
             "fail_mode": "error500",
             "no_json_schema": args.no_json_schema,
+            "no_schema_bounds": False,
             "api_key": args.api_key,
             "hang_ms": 600000,
         }
@@ -296,6 +299,12 @@ class Handler(BaseHTTPRequestHandler):
                                  "temperature": req.get("temperature")}
         if cfg["latency_ms"]:
             time.sleep(cfg["latency_ms"] / 1000.0)
+        if cfg["no_schema_bounds"] and rf == "json_schema" and re.search(
+                r'"max(Length|Items)"', json.dumps(req["response_format"])):
+            self._error(400, "Invalid schema for response_format 'issue_classification': "
+                        "'maxLength' is not permitted.", "invalid_request_error",
+                        param="response_format")
+            return
         if cfg["no_json_schema"] and rf == "json_schema":
             self._error(400, "response_format of type 'json_schema' is not supported by this "
                         "server", "invalid_request_error", param="response_format")

@@ -122,20 +122,44 @@ def test_classifier_llm_invalid_reply_repair_then_fallback(broker, topics, llm):
 
 def test_classifier_llm_without_json_schema_steps_down(broker, topics):
     llm = h.FakeLLM("--no-json-schema").start()
-    d = h.classifier(broker.bootstrap, topics, llm=llm).start()
+    d = h.classifier(broker.bootstrap, topics, llm=llm,
+                     env={"LLM_MAX_CONCURRENCY": "1"}).start()
     try:
         h.produce_many(broker.bootstrap, topics["KAFKA_TOPIC_RAW_ISSUES"],
                        [h.raw_event(i) for i in range(1, 4)])
         got = h.enriched(broker.bootstrap, topics, expect=3)
         assert set(sources(got)) == {"llm"}
         st = llm.stats()
-        # one request learns it; every later one asks for json_object directly
-        assert st["response_formats"].get("json_schema", 0) >= 1
+        # the first request walks down the ladder (bounded schema, schema
+        # without bounds, json_object); every later one starts at json_object
+        assert st["response_formats"]["json_schema"] == 2
         assert st["response_formats"]["json_object"] == 3
-        assert d.logs().count("refused response_format") == 1
+        logs = d.logs()
+        assert logs.count("refused response_format") == 2
+        assert "using json_schema without length bounds from now on" in logs
+        assert "using json_object from now on" in logs
     finally:
         d.stop()
         llm.stop()
+
+
+def test_classifier_llm_schema_bounds_refused_keeps_schema(broker, topics, llm):
+    """A strict server that refuses maxLength/maxItems still gets a json_schema,
+    one without the bounds, and never drops to json_object."""
+    llm.control(no_schema_bounds=True)
+    d = h.classifier(broker.bootstrap, topics, llm=llm,
+                     env={"LLM_MAX_CONCURRENCY": "1"}).start()
+    try:
+        h.produce_many(broker.bootstrap, topics["KAFKA_TOPIC_RAW_ISSUES"],
+                       [h.raw_event(i) for i in range(1, 4)])
+        got = h.enriched(broker.bootstrap, topics, expect=3)
+        assert set(sources(got)) == {"llm"}
+        st = llm.stats()
+        assert st["by_status"] == {"400": 1, "200": 3}
+        assert st["response_formats"] == {"json_schema": 4}
+        assert d.logs().count("refused response_format") == 1
+    finally:
+        assert d.stop() == 0
 
 
 def test_classifier_llm_hang_times_out_and_malformed_is_retried(broker, topics, llm):

@@ -1,6 +1,7 @@
 /* Unit tests for classifier/prompt.c: template rendering (teams, reply
  * format), UTF-8-safe truncation, the user message and the Chat Completions
- * request for each response format, and the repair turn. */
+ * request for each response format, the bounds and member order of the reply
+ * schema, the decision-only retry, and the repair turn. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,10 +142,10 @@ static void test_cls_prompt_request_formats(void **state)
         assert_int_equal(json_array_size(e), DAI_CAT_COUNT);
     }
     /* downgrade in place */
-    assert_int_equal(cls_prompt_set_format(&p, req, CLS_RF_JSON_OBJECT), 0);
+    assert_int_equal(cls_prompt_set_format(&p, req, CLS_RF_JSON_OBJECT, false), 0);
     assert_string_equal(dai_json_str(json_object_get(req, "response_format"), "type", ""),
                         "json_object");
-    assert_int_equal(cls_prompt_set_format(&p, req, CLS_RF_NONE), 0);
+    assert_int_equal(cls_prompt_set_format(&p, req, CLS_RF_NONE, false), 0);
     assert_null(json_object_get(req, "response_format"));
     json_decref(req);
 
@@ -152,6 +153,115 @@ static void test_cls_prompt_request_formats(void **state)
     req = cls_prompt_request(&p, &in, CLS_RF_NONE);
     assert_null(json_object_get(req, "max_tokens"));
     assert_null(json_object_get(req, "response_format"));
+    json_decref(req);
+    cls_prompt_free(&p);
+}
+
+/* Every string member of a schema has maxLength (or an enum), every array
+ * maxItems with bounded items; counts the bounded members. */
+static int count_bounds(const json_t *schema, bool *all_bounded)
+{
+    const json_t *props = json_object_get(schema, "properties"), *v;
+    const char *name;
+    int n = 0;
+
+    json_object_foreach((json_t *)props, name, v) {
+        const json_t *type = json_object_get(v, "type");
+        const char *t = json_is_string(type) ? json_string_value(type) : "string";
+        bool has;
+
+        if (json_object_get(v, "enum"))
+            continue;
+        if (!strcmp(t, "string"))
+            has = json_is_integer(json_object_get(v, "maxLength"));
+        else if (!strcmp(t, "array"))
+            has = json_is_integer(json_object_get(v, "maxItems")) &&
+                  json_is_integer(dai_json_path((json_t *)v, "items.maxLength"));
+        else
+            continue; /* confidence: a number, checked by the validator */
+        n += has;
+        if (!has)
+            *all_bounded = false;
+    }
+    return n;
+}
+
+static void test_cls_prompt_schema_bounds_and_order(void **state)
+{
+    static const char *const order[] = {"category", "priority", "effort_estimate",
+                                        "suggested_assignee", "confidence", "tags", "summary",
+                                        "reasoning"};
+    struct cls_prompt p;
+    const char *name;
+    json_t *v;
+    size_t i = 0;
+    bool all;
+
+    (void)state;
+    init(&p, "sys");
+    /* bounded: tags, summary and reasoning all carry limits */
+    all = true;
+    assert_int_equal(count_bounds(p.schema, &all), 3);
+    assert_true(all);
+    assert_int_equal(dai_json_int(dai_json_path(p.schema, "properties.tags"), "maxItems", 0),
+                     CLS_MAX_TAGS);
+    assert_int_equal(dai_json_int(dai_json_path(p.schema, "properties.reasoning"), "maxLength",
+                                  0), CLS_REASONING_MAX_CHARS);
+    /* the decision comes before the free text, in properties and required */
+    json_object_foreach(json_object_get(p.schema, "properties"), name, v)
+        assert_string_equal(name, order[i++]);
+    assert_int_equal(i, 8);
+    for (i = 0; i < 8; i++)
+        assert_string_equal(json_string_value(json_array_get(json_object_get(p.schema,
+                                                                             "required"), i)),
+                            order[i]);
+    /* the unbounded rung has no limits at all */
+    all = true;
+    assert_int_equal(count_bounds(p.schema_unbounded, &all), 0);
+    /* decision only: the five decision members, nothing free-form */
+    assert_int_equal(json_object_size(json_object_get(p.schema_decision, "properties")), 5);
+    assert_int_equal(json_array_size(json_object_get(p.schema_decision, "required")), 5);
+    assert_null(dai_json_path(p.schema_decision, "properties.reasoning"));
+    assert_non_null(dai_json_path(p.schema_decision, "properties.confidence"));
+    assert_null(dai_json_path(p.schema_decision_unbounded, "properties.tags"));
+    /* the instructions state the same bounds and order */
+    assert_non_null(strstr(p.system, "in this order"));
+    assert_non_null(strstr(p.system, "(at most 200 characters)"));
+    assert_true(strstr(p.system, "\"confidence\"") < strstr(p.system, "\"reasoning\""));
+    cls_prompt_free(&p);
+}
+
+static void test_cls_prompt_decision_only_retry(void **state)
+{
+    struct cls_prompt p;
+    struct cls_issue_text in = {.title = "t", .title_len = 1, .body = "b", .body_len = 1};
+    json_t *req, *schema, *msgs;
+    const char *user;
+
+    (void)state;
+    init(&p, "sys");
+    req = cls_prompt_request(&p, &in, CLS_RF_JSON_SCHEMA);
+    assert_int_equal(cls_prompt_decision_only(&p, req, CLS_RF_JSON_SCHEMA), 0);
+    schema = dai_json_path(req, "response_format.json_schema.schema");
+    assert_true(json_equal(schema, p.schema_decision));
+    msgs = json_object_get(req, "messages");
+    assert_int_equal(json_array_size(msgs), 2); /* the same turns, nothing echoed */
+    user = dai_json_str(json_array_get(msgs, 1), "content", "");
+    assert_non_null(strstr(user, "Title: t"));
+    assert_non_null(strstr(user, "give only \"category\""));
+    /* a later downgrade keeps asking for the decision only */
+    assert_int_equal(cls_prompt_set_format(&p, req, CLS_RF_JSON_SCHEMA_UNBOUNDED, true), 0);
+    assert_true(json_equal(dai_json_path(req, "response_format.json_schema.schema"),
+                           p.schema_decision_unbounded));
+    json_decref(req);
+
+    /* without a schema only the words change */
+    req = cls_prompt_request(&p, &in, CLS_RF_JSON_OBJECT);
+    assert_int_equal(cls_prompt_decision_only(&p, req, CLS_RF_JSON_OBJECT), 0);
+    assert_string_equal(dai_json_str(json_object_get(req, "response_format"), "type", ""),
+                        "json_object");
+    assert_non_null(strstr(dai_json_str(json_array_get(json_object_get(req, "messages"), 1),
+                                        "content", ""), "give only"));
     json_decref(req);
     cls_prompt_free(&p);
 }
@@ -223,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_cls_prompt_truncates_utf8),
         cmocka_unit_test(test_cls_prompt_user_message),
         cmocka_unit_test(test_cls_prompt_request_formats),
+        cmocka_unit_test(test_cls_prompt_schema_bounds_and_order),
+        cmocka_unit_test(test_cls_prompt_decision_only_retry),
         cmocka_unit_test(test_cls_prompt_repair_turn),
         cmocka_unit_test(test_cls_prompt_no_teams),
         cmocka_unit_test(test_cls_prompt_shipped_template),

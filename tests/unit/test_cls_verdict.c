@@ -158,7 +158,9 @@ static void test_cls_verdict_rejects_invalid(void **state)
         {"{\"category\":\"bug\",\"priority\":\"high\",\"effort_estimate\":\"huge\","
          "\"confidence\":0.5}", "effort_estimate"},
         {"{\"category\":\"bug\",\"priority\":\"high\",\"effort_estimate\":\"small\","
-         "\"confidence\":85}", "confidence"},
+         "\"confidence\":150}", "confidence"},
+        {"{\"category\":\"bug\",\"priority\":\"high\",\"effort_estimate\":\"small\","
+         "\"confidence\":-0.1}", "confidence"},
         {"{\"category\":\"bug\",\"priority\":\"high\",\"effort_estimate\":\"small\","
          "\"confidence\":\"0.5\"}", "confidence"},
         {"{\"category\":\"bug\",\"priority\":\"high\",\"effort_estimate\":\"small\"}",
@@ -202,6 +204,18 @@ static void test_cls_verdict_trims_extra_tags(void **state)
     assert_string_equal(c.tags[4], "e");
 }
 
+static void test_cls_verdict_confidence_percentage(void **state)
+{
+    const char *s = "{\"category\":\"bug\",\"priority\":\"low\",\"effort_estimate\":"
+                    "\"small\",\"confidence\":85}";
+    struct dai_classification c;
+    char err[128];
+
+    (void)state;
+    assert_int_equal(parse(s, &c, err, sizeof(err)), 0);
+    assert_true(c.confidence > 0.849 && c.confidence < 0.851);
+}
+
 static void test_cls_verdict_no_teams_configured(void **state)
 {
     const struct cls_teams none = {NULL, 0};
@@ -228,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_cls_verdict_normalises_spelling),
         cmocka_unit_test(test_cls_verdict_rejects_invalid),
         cmocka_unit_test(test_cls_verdict_trims_extra_tags),
+        cmocka_unit_test(test_cls_verdict_confidence_percentage),
         cmocka_unit_test(test_cls_verdict_no_teams_configured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
