@@ -40,6 +40,7 @@ struct gw_follower {
     int nparts;
     int64_t *end_at_start; /* high watermarks when we assigned */
     int64_t *next;         /* next offset to read, per partition */
+    int64_t *applied;      /* offset after the last message the store took in (atomic) */
     bool *at_end;
     atomic_int phase;
     atomic_int parts_done;
@@ -110,6 +111,7 @@ void gw_follower_free(struct gw_follower *f)
     dai_consumer_close(f->c);
     free(f->end_at_start);
     free(f->next);
+    free(f->applied);
     free(f->at_end);
     free(f);
 }
@@ -150,9 +152,10 @@ static int start(struct gw_follower *f, char *err, size_t errlen)
         return rc;
     f->end_at_start = calloc((size_t)n, sizeof(*f->end_at_start));
     f->next = calloc((size_t)n, sizeof(*f->next));
+    f->applied = calloc((size_t)n, sizeof(*f->applied));
     f->at_end = calloc((size_t)n, sizeof(*f->at_end));
     parts = rd_kafka_topic_partition_list_new(n);
-    if (!f->end_at_start || !f->next || !f->at_end || !parts) {
+    if (!f->end_at_start || !f->next || !f->applied || !f->at_end || !parts) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto out;
@@ -227,7 +230,7 @@ static const char *reason_of(int rc)
     }
 }
 
-static void apply_message(struct gw_follower *f, const rd_kafka_message_t *m)
+static void apply_one(struct gw_follower *f, const rd_kafka_message_t *m)
 {
     struct gw_applied a;
     char err[256];
@@ -262,6 +265,23 @@ static void apply_message(struct gw_follower *f, const rd_kafka_message_t *m)
     if (atomic_load(&f->phase) == PH_LIVE && gw_fanout_publish(f->fanout, &a))
         DAI_WARN("update not sent to WebSocket clients (out of memory) key_bytes=%zu",
                  strlen(a.key));
+}
+
+static void apply_message(struct gw_follower *f, const rd_kafka_message_t *m)
+{
+    apply_one(f, m);
+    /* Published after the store has it (applied or skipped): write-back
+     * waits for this before it reads the issue's effective state. */
+    if (m->partition >= 0 && m->partition < f->nparts)
+        __atomic_store_n(&f->applied[m->partition], m->offset + 1, __ATOMIC_RELEASE);
+}
+
+int64_t gw_follower_applied(const struct gw_follower *f, int32_t partition)
+{
+    /* parts_total is stored after the arrays exist. */
+    if (partition < 0 || partition >= atomic_load(&((struct gw_follower *)f)->parts_total))
+        return -1;
+    return __atomic_load_n(&f->applied[partition], __ATOMIC_ACQUIRE);
 }
 
 static void update_lag(struct gw_follower *f)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct gw_config;
 struct gw_store;
@@ -20,6 +21,10 @@ struct gw_follower *gw_follower_new(const struct gw_config *cfg, struct gw_store
 void gw_follower_run(struct gw_follower *f);
 /* Caught up with the end offsets seen at start (any thread). */
 bool gw_follower_ready(const struct gw_follower *f, char *why, size_t n);
+/* The offset after the last message of partition the store has taken in
+ * (applied or skipped); 0 before any, -1 before partitions are assigned.
+ * Any thread: write-back waits on it to read the same state as REST. */
+int64_t gw_follower_applied(const struct gw_follower *f, int32_t partition);
 void gw_follower_free(struct gw_follower *f);
 
 #endif

@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "rest.h"
 #include "store.h"
+#include "writeback/writeback.h"
 
 #include <dispatchai/config.h>
 #include <dispatchai/http.h>
@@ -19,6 +20,7 @@
 #include <dispatchai/log.h>
 #include <dispatchai/metrics.h>
 
+#include <curl/curl.h>
 #include <stdio.h>
 
 static bool ready(void *ud, char *why, size_t n)
@@ -67,6 +69,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
         .ud = &app,
     };
     struct dai_http_server *srv = NULL;
+    struct gw_writeback *wb = NULL;
     char err[512];
 
     gw_rest_handlers(&ho.handlers);
@@ -83,6 +86,16 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
             srv = dai_http_start(&ho, err, sizeof(err));
         else
             snprintf(err, sizeof(err), "out of memory");
+    }
+    /* Write-back is a consumer of its own: GitHub's state never holds up
+     * the view, the REST API or /ready. */
+    if (srv && cfg->writeback.parsed_mode != GW_WB_OFF) {
+        wb = gw_writeback_start(cfg, &cfg->writeback, app.store, app.follower, app.publisher,
+                                m->reg, err, sizeof(err));
+        if (!wb) {
+            dai_http_stop(srv);
+            srv = NULL;
+        }
     }
     if (!srv) {
         DAI_ERROR("gateway cannot start: %s", err);
@@ -102,6 +115,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
     dai_http_quiesce(srv);
     gw_fanout_stop(app.fanout, cfg->ws_close_timeout_ms < 2000 ? cfg->ws_close_timeout_ms : 2000);
     dai_http_stop(srv);
+    gw_writeback_stop(wb);
     gw_follower_free(app.follower);
     gw_publisher_free(app.publisher, cfg->common.shutdown_timeout_ms);
     gw_fanout_free(app.fanout);
@@ -132,7 +146,9 @@ int main(int argc, char **argv)
         return 2;
     }
     reg = dai_metrics_new();
-    if (!reg || gw_metrics_init(&m, reg) || dai_lifecycle_install()) {
+    /* Once, before any thread: the write-back client uses libcurl. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !reg || gw_metrics_init(&m, reg) ||
+        dai_lifecycle_install()) {
         DAI_ERROR("gateway cannot start: out of memory or signal set-up failed");
         rc = 1;
     } else {
@@ -140,6 +156,7 @@ int main(int argc, char **argv)
         rc = dai_lifecycle_exit_code();
     }
     dai_metrics_free(reg);
+    curl_global_cleanup();
     gw_options_free(&cfg);
     dai_log_shutdown();
     return rc;

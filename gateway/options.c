@@ -68,6 +68,7 @@ static const struct dai_opt gw_opts[] = {
      O(ws_resume_entries), 1, 10000000, 0, "Updates kept for ?since= resumes"},
     {"ws.resume_bytes", "GATEWAY_WS_RESUME_BYTES", NULL, DAI_OPT_SIZE, "64MiB", O(ws_resume_bytes),
      1024, (double)(1ULL << 36), 0, "Bytes of updates kept for resumes"},
+    GW_WB_OPTS(struct gw_config, writeback),
 };
 
 static const char *const gw_sections[] = {"gateway.tokens"};
@@ -187,6 +188,9 @@ int gw_options_load(struct gw_config *cfg, int argc, char **argv, char *err, siz
         rc = DAI_ECONFIG;
         goto fail;
     }
+    rc = gw_wb_config_check(&cfg->writeback, err, errlen);
+    if (rc)
+        goto fail;
     dai_config_doc_free(doc);
     return DAI_CONFIG_RUN;
 fail:

@@ -3,6 +3,8 @@
 #ifndef DISPATCHAI_GW_OPTIONS_H
 #define DISPATCHAI_GW_OPTIONS_H
 
+#include "writeback/writeback.h"
+
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
 
@@ -34,6 +36,7 @@ struct gw_config {
     int ws_batch_delay_ms;          /* ws.batch_delay */
     int ws_resume_entries;          /* ws.resume_entries */
     size_t ws_resume_bytes;         /* ws.resume_bytes */
+    struct gw_wb_config writeback;  /* github.* (write-back and the GitHub client) */
     /* Built by gw_options_load from the tokens above or gateway.tokens. */
     struct gw_auth *auth;
 };

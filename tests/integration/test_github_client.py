@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fake_github"))
-import harness  # noqa: E402
+import github_harness as harness  # noqa: E402
 
 REPO = "acme/app"
 
