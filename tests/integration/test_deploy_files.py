@@ -248,3 +248,67 @@ def test_systemd_unit(daemon, tmp_path):
                        timeout=60)
     complaints = [l for l in r.stderr.splitlines() if unit.name in l or "Unknown" in l]
     assert r.returncode == 0 and not complaints, r.stderr
+
+
+@pytest.fixture(scope="module")
+def cluster_override():
+    return yaml.safe_load((REPO / "docker-compose.cluster.yml").read_text())
+
+
+def test_compose_cluster_override_three_redpanda_nodes(compose, cluster_override):
+    """docker-compose.cluster.yml: two more Redpanda nodes join the base file's node, topics get
+    three replicas, and everything waits for and connects to all three."""
+    over = cluster_override["services"]
+    base = compose["services"]["redpanda"]
+    host_ports = {"19092"}
+    for name in ("redpanda-2", "redpanda-3"):
+        s = over[name]
+        assert s["image"] == base["image"], "every node runs the same Redpanda"
+        cmd = " ".join(s["command"])
+        assert "--seeds=redpanda:33145" in cmd, "a joining node finds the cluster by its RPC address"
+        assert f"--rpc-addr={name}:33145" in cmd and f"--advertise-rpc-addr={name}:33145" in cmd
+        assert f"internal://{name}:9092" in cmd
+        ext = re.search(r"external://localhost:(\d+)", cmd).group(1)
+        assert f"external://0.0.0.0:{ext}" in cmd and s["ports"] == [f"{ext}:{ext}"]
+        host_ports.add(ext)
+        assert s["depends_on"]["redpanda"]["condition"] == "service_healthy"
+        assert "rpk cluster health" in " ".join(s["healthcheck"]["test"])
+        vol = s["volumes"][0].split(":")[0]
+        assert vol in cluster_override["volumes"]
+    assert len(host_ports) == 3, "each node has its own host port"
+    ti = over["topic-init"]
+    assert ti["environment"]["KAFKA_TOPIC_REPLICATION"] == "3"
+    script = " ".join(ti["command"])
+    assert "default_topic_replications 3" in script and "internal_topic_replication_factor 3" in script
+    assert "redpanda:9092,redpanda-2:9092,redpanda-3:9092" in script and "create-topics" in script
+    for name in ("topic-init", "ingress", "classifier", "gateway"):
+        deps = over[name]["depends_on"]
+        assert {"redpanda-2", "redpanda-3"} <= set(deps), name
+        assert all(d["condition"] == "service_healthy" for d in deps.values())
+    for daemon in DAEMONS:
+        boot = over[daemon]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]
+        assert boot.split(",") == ["redpanda:9092", "redpanda-2:9092", "redpanda-3:9092"]
+        assert daemon in compose["services"], "the override only changes services of the base file"
+
+
+def test_compose_cluster_override_merges_with_a_compose_implementation(tmp_path):
+    cmds = compose_commands()
+    if not cmds:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEV_", "COMPOSE_"))}
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
+    for cmd in cmds:
+        r = subprocess.run([*cmd, "--project-directory", str(REPO), "-f",
+                            str(REPO / "docker-compose.yml"), "-f",
+                            str(REPO / "docker-compose.cluster.yml"), "--env-file",
+                            str(empty_env), "config"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, f"{' '.join(cmd)} config: {r.stderr}"
+        merged = yaml.safe_load(r.stdout)["services"]
+        assert {"redpanda", "redpanda-2", "redpanda-3"} <= set(merged)
+        for daemon in DAEMONS:
+            boot = merged[daemon]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]
+            assert boot == "redpanda:9092,redpanda-2:9092,redpanda-3:9092", (daemon, boot)
+            deps = merged[daemon]["depends_on"]
+            assert {"redpanda", "redpanda-2", "redpanda-3", "topic-init"} <= set(deps)
