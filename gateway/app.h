@@ -10,7 +10,7 @@ struct gw_fanout;
 struct gw_publisher;
 struct gw_follower;
 struct gw_metrics;
-struct gw_ratelimit;
+struct dai_ratelimit;
 
 struct gw_app {
     const struct gw_config *cfg;
@@ -19,7 +19,7 @@ struct gw_app {
     struct gw_publisher *publisher;
     struct gw_follower *follower;
     struct gw_metrics *metrics;
-    struct gw_ratelimit *limiter;
+    struct dai_ratelimit *limiter; /* corrections per token name; NULL: no limit */
 };
 
 #endif

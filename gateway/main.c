@@ -9,7 +9,6 @@
 #include "metrics.h"
 #include "options.h"
 #include "publish.h"
-#include "ratelimit.h"
 #include "rest.h"
 #include "store.h"
 #include "writeback/writeback.h"
@@ -19,9 +18,13 @@
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
 #include <dispatchai/metrics.h>
+#include <dispatchai/ratelimit.h>
 
 #include <curl/curl.h>
 #include <stdio.h>
+
+/* Correction buckets: one per token name. */
+#define GW_LIMIT_NAMES 4096
 
 static bool ready(void *ud, char *why, size_t n)
 {
@@ -81,8 +84,13 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
     if (app.publisher)
         app.follower = gw_follower_new(cfg, app.store, app.fanout, m, err, sizeof(err));
     if (app.follower) {
-        app.limiter = gw_ratelimit_new(cfg->corrections_per_minute);
-        if (app.limiter)
+        int per_min = cfg->corrections_per_minute;
+
+        /* A minute's worth of burst; keyed by token name, so the configured
+         * tokens (far fewer than GW_LIMIT_NAMES) never push each other out. */
+        if (per_min > 0)
+            app.limiter = dai_ratelimit_new(per_min / 60.0, per_min, GW_LIMIT_NAMES);
+        if (per_min <= 0 || app.limiter)
             srv = dai_http_start(&ho, err, sizeof(err));
         else
             snprintf(err, sizeof(err), "out of memory");
@@ -119,7 +127,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
     gw_follower_free(app.follower);
     gw_publisher_free(app.publisher, cfg->common.shutdown_timeout_ms);
     gw_fanout_free(app.fanout);
-    gw_ratelimit_free(app.limiter);
+    dai_ratelimit_free(app.limiter);
     gw_store_free(app.store);
 }
 

@@ -14,7 +14,6 @@
 #include "options.h"
 #include "publish.h"
 #include "query.h"
-#include "ratelimit.h"
 #include "static.h"
 #include "store.h"
 #include "text.h"
@@ -23,6 +22,7 @@
 #include <dispatchai/buf.h>
 #include <dispatchai/clock.h>
 #include <dispatchai/events.h>
+#include <dispatchai/ratelimit.h>
 #include <dispatchai/http.h>
 #include <dispatchai/json.h>
 #include <dispatchai/log.h>
@@ -301,9 +301,10 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
     json_t *latest = NULL, *ev = NULL;
     struct published *pb = NULL;
     struct dai_subject sub;
-    char err[300], key[512], retry[16];
+    char err[300], key[512], retry[24];
+    struct dai_rl_result rl;
     char *text = NULL;
-    int rc, wait_s;
+    int rc;
 
     if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
         fail(app, req, 415, "unsupported_media_type", "send the correction as application/json",
@@ -311,10 +312,12 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
         dai_metric_add(app->metrics->corrections, 1, "invalid");
         return;
     }
-    if (!gw_ratelimit_take(app->limiter, who, dai_mono_us() / 1000, &wait_s)) {
+    if (app->limiter)
+        dai_ratelimit_take(app->limiter, who, strlen(who), dai_mono_us() / 1000, &rl);
+    if (app->limiter && !rl.allowed) {
         struct dai_http_header h = {"Retry-After", retry};
 
-        snprintf(retry, sizeof(retry), "%d", wait_s);
+        snprintf(retry, sizeof(retry), "%lld", (rl.retry_after_ms + 999) / 1000);
         fail(app, req, 429, "rate_limited", "too many corrections for this token; slow down",
              &h, 1);
         dai_metric_add(app->metrics->corrections, 1, "rate_limited");

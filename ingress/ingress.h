@@ -14,6 +14,7 @@
 #include <dispatchai/kafka.h>
 #include <dispatchai/kafka_ready.h>
 #include <dispatchai/metrics.h>
+#include <dispatchai/ratelimit.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -252,7 +253,7 @@ struct ing_ctx {
     const struct ing_config *cfg;
     struct ing_verifier verifier;
     struct ing_normalizer *norm;
-    struct ing_ratelimit *rl;     /* NULL when the rate limit is off */
+    struct dai_ratelimit *rl;     /* NULL when the rate limit is off */
     struct ing_pool *pool;
     struct ing_publisher *pub;
     struct ing_stats *stats;

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     if (!ctx.norm)
         goto fail;
     if (cfg.rl_enabled) {
-        ctx.rl = ing_ratelimit_new(cfg.rl_rate, cfg.rl_burst, (size_t)cfg.rl_max_clients);
+        ctx.rl = dai_ratelimit_new(cfg.rl_rate, cfg.rl_burst, (size_t)cfg.rl_max_clients);
         if (!ctx.rl) {
             DAI_ERROR("cannot create the rate limiter");
             goto out;
@@ -130,7 +130,7 @@ out:
         DAI_WARN("shutdown: %d messages were never acknowledged (their requests were "
                  "answered 503)", left);
     ing_pool_free(ctx.pool);
-    ing_ratelimit_free(ctx.rl);
+    dai_ratelimit_free(ctx.rl);
     ing_normalizer_free(ctx.norm);
     dai_metrics_free(ctx.metrics);
     DAI_INFO("stopped");

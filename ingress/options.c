@@ -43,13 +43,13 @@ static const struct dai_opt opts[] = {
     {"dedup.window", "INGRESS_DEDUP_WINDOW", NULL, DAI_OPT_MS, "72h", OFF(dedup_window_ms), 1000,
      2073600000, 0, "How long an acknowledged GUID is remembered"},
     {"ratelimit.enabled", "INGRESS_RATELIMIT", NULL, DAI_OPT_BOOL, "false", OFF(rl_enabled), 0, 0,
-     0, "Per-client-address token bucket on the webhook"},
+     0, "Per-client token bucket on the webhook (IPv4 address or IPv6 /64)"},
     {"ratelimit.rate", "INGRESS_RATELIMIT_RATE", NULL, DAI_OPT_DOUBLE, "50", OFF(rl_rate), 0.001,
      1e9, 0, "Requests per second refilled per client"},
     {"ratelimit.burst", "INGRESS_RATELIMIT_BURST", NULL, DAI_OPT_DOUBLE, "100", OFF(rl_burst), 1,
      1e9, 0, "Bucket size per client"},
     {"ratelimit.max_clients", "INGRESS_RATELIMIT_CLIENTS", NULL, DAI_OPT_INT, "10000",
-     OFF(rl_max_clients), 1, 10000000, 0, "Client addresses tracked (least recently seen out)"},
+     OFF(rl_max_clients), 1, 10000000, 0, "Clients tracked (least recently seen out)"},
 };
 
 const struct dai_config_spec ing_config_spec = {

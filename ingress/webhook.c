@@ -227,11 +227,13 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
         return refuse(ctx, req, ev, guid, 405, ING_R_METHOD, "only POST is allowed here",
                       allow, 1);
     if (ctx->rl) {
-        struct ing_rl_result r;
+        struct dai_rl_result r;
         char addr[64], ra[24], lim[24], rem[24], reset[24];
+        unsigned char key[DAI_RL_KEY_MAX];
 
         dai_http_client_addr(req, addr);
-        ing_ratelimit_take(ctx->rl, addr, dai_mono_us() / 1000, &r);
+        dai_ratelimit_take(ctx->rl, key, dai_ratelimit_client_key(addr, key),
+                           dai_mono_us() / 1000, &r);
         if (!r.allowed) {
             const struct dai_http_header h[] = {{"Retry-After", ra},
                                                 {"X-RateLimit-Limit", lim},

@@ -1,6 +1,6 @@
 /* The ingress's bounded in-memory tables: the delivery de-duplication window
- * (dedup.c), the per-client token buckets (ratelimit.c) and the signature
- * policy (verify.c). Pure logic with an injected clock, unit-tested alone. */
+ * (dedup.c) and the signature policy (verify.c); the per-client rate limit
+ * is common's ratelimit.h. Pure logic with an injected clock, unit-tested alone. */
 #ifndef DISPATCHAI_INGRESS_WINDOW_H
 #define DISPATCHAI_INGRESS_WINDOW_H
 
@@ -59,30 +59,6 @@ void ing_dedup_release(struct ing_dedup *d, struct ing_dedup_entry *e);
 /* Entries right now: acknowledged ones and in-flight ones. */
 size_t ing_dedup_done_count(const struct ing_dedup *d);
 size_t ing_dedup_in_flight_count(const struct ing_dedup *d);
-
-/* ---- ratelimit.c -------------------------------------------------------- */
-
-struct ing_rl_result {
-    bool allowed;
-    long long limit;          /* the bucket size (X-RateLimit-Limit) */
-    long long remaining;      /* whole tokens left after this request */
-    long long retry_after_ms; /* when refused: until one token is back */
-    long long reset_ms;       /* until the bucket is full again */
-};
-
-struct ing_ratelimit;
-
-/* Token buckets of burst tokens refilled at rate per second, one per client
- * address, for at most max_clients addresses (the least recently seen one is
- * forgotten first; a forgotten client starts again with a full bucket).
- * NULL on OOM or bad arguments (rate and burst must be > 0). Thread-safe. */
-struct ing_ratelimit *ing_ratelimit_new(double rate, double burst, size_t max_clients);
-void ing_ratelimit_free(struct ing_ratelimit *rl);
-/* Take one token for client (NUL-terminated, at most 63 bytes used) at
- * monotonic time now_ms. */
-void ing_ratelimit_take(struct ing_ratelimit *rl, const char *client, long long now_ms,
-                        struct ing_rl_result *out);
-size_t ing_ratelimit_clients(struct ing_ratelimit *rl);
 
 /* ---- verify.c ----------------------------------------------------------- */
 

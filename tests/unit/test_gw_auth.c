@@ -1,9 +1,8 @@
-/* Unit tests for gateway/auth.c and gateway/ratelimit.c: the token list
- * syntax and its errors (which never echo a token), lookups, the 401/403
- * decision matrix including public reads, Bearer parsing, and the
- * per-token correction bucket. */
+/* Unit tests for gateway/auth.c: the token list syntax and its errors (which
+ * never echo a token), lookups, the 401/403 decision matrix including public
+ * reads, and Bearer parsing. The per-token correction bucket is common's
+ * rate limiter (test_ratelimit.c, test_ratelimit_per_minute). */
 #include "../../gateway/auth.h"
-#include "../../gateway/ratelimit.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,27 +142,6 @@ static void test_gw_auth_file_entries(void **state)
     gw_auth_free(a);
 }
 
-static void test_gw_ratelimit_bucket(void **state)
-{
-    struct gw_ratelimit *r = gw_ratelimit_new(3);
-    int wait;
-
-    (void)state;
-    assert_true(gw_ratelimit_take(r, "ops", 1000, &wait));
-    assert_true(gw_ratelimit_take(r, "ops", 1000, &wait));
-    assert_true(gw_ratelimit_take(r, "ops", 1000, &wait));
-    assert_false(gw_ratelimit_take(r, "ops", 1000, &wait)); /* burst used up */
-    assert_true(wait >= 1 && wait <= 21);
-    assert_true(gw_ratelimit_take(r, "bot", 1000, &wait));  /* per name */
-    assert_true(gw_ratelimit_take(r, "ops", 21000, &wait)); /* 20 s = one token back */
-    assert_false(gw_ratelimit_take(r, "ops", 21000, &wait));
-    gw_ratelimit_free(r);
-    r = gw_ratelimit_new(0); /* 0 = no limit */
-    for (int i = 0; i < 100; i++)
-        assert_true(gw_ratelimit_take(r, "ops", 0, &wait));
-    gw_ratelimit_free(r);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,7 +150,6 @@ int main(void)
         cmocka_unit_test(test_gw_auth_decisions),
         cmocka_unit_test(test_gw_auth_bearer_parsing),
         cmocka_unit_test(test_gw_auth_file_entries),
-        cmocka_unit_test(test_gw_ratelimit_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
