@@ -3,8 +3,10 @@
  * signalled inbox, go into the resume log, and are offered to each session
  * whose subscription matches (the same pre-encoded frame for all). Also here:
  * hello/subscribe/ping handling, ?since= resumes paced from the log, protocol
- * keepalive, idle and close timeouts, and shutdown with 1001. Protocol rules
- * themselves are session.c's. */
+ * keepalive, idle and close timeouts, and shutdown with 1001. Each turn reads
+ * every readable session up to its read budget (round robin: a session with
+ * input left over is read again next turn), so one busy peer cannot starve
+ * the others or the timers. Protocol rules themselves are session.c's. */
 #include "fanout.h"
 
 #include "frame.h"
@@ -48,6 +50,8 @@ struct client {
     long long last_ping_us, closing_since_us;
     uint32_t events;
     bool shut_wr, overflowed, dead;
+    bool rx_more;        /* its read budget ran out with input left */
+    unsigned long rx_turn; /* the loop turn it was last read in */
     bool replaying;
     uint64_t replay_next; /* next sequence number to replay */
     struct client *prev, *next;
@@ -86,6 +90,8 @@ struct gw_fanout {
     uint64_t loop_seq; /* newest sequence number the loop has processed */
     struct client *clients;
     struct client *graveyard; /* destroyed this loop turn, freed at its end */
+    unsigned long turn;
+    unsigned n_rx_more;       /* clients with rx_more set */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -225,12 +231,27 @@ static void update_events(struct client *c)
         c->events = want;
 }
 
+static void set_rx_more(struct client *c, bool more)
+{
+    if (more != c->rx_more)
+        c->f->n_rx_more += more ? 1 : (unsigned)-1;
+    c->rx_more = more;
+}
+
+/* One read turn for c: at most its budget, remembering whether input is left. */
+static void read_client(struct client *c)
+{
+    c->rx_turn = c->f->turn;
+    set_rx_more(c, gw_session_on_readable(c->s));
+}
+
 static void destroy(struct client *c)
 {
     struct gw_fanout *f = c->f;
     char code[16];
     uint16_t sent = gw_session_close_code(c->s);
 
+    set_rx_more(c, false);
     if (sent)
         snprintf(code, sizeof(code), "%u", sent);
     else
@@ -351,7 +372,7 @@ static void adopt_one(struct gw_fanout *f, struct adopt *a)
     if (a->start.has_since)
         begin_resume(c, a->start.since);
     /* The client may have sent frames with its handshake. */
-    gw_session_on_readable(c->s);
+    read_client(c);
     service(c);
     return;
 refuse:
@@ -520,9 +541,10 @@ static void *loop(void *arg)
         }
         if (stopping && (!f->clients || now > f->stop_deadline_us))
             break;
-        if (timeout < 0)
-            timeout = 0;
+        if (timeout < 0 || f->n_rx_more)
+            timeout = 0; /* input is waiting in a session already */
         n = epoll_wait(f->epfd, evs, MAX_EVENTS, timeout);
+        f->turn++;
         for (int i = 0; i < n; i++) {
             struct client *c = evs[i].data.ptr;
 
@@ -537,10 +559,19 @@ static void *loop(void *arg)
             if (c->dead)
                 continue;
             if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                gw_session_on_readable(c->s);
+                read_client(c);
             if (gw_session_state(c->s) != GW_SESS_DONE && (evs[i].events & EPOLLOUT))
                 gw_session_on_writable(c->s);
             service(c);
+        }
+        /* Sessions whose budget ran out last turn and that epoll did not
+         * report again (their input sits in the frame decoder). */
+        for (struct client *c = f->clients, *nx; c && f->n_rx_more; c = nx) {
+            nx = c->next;
+            if (c->rx_more && c->rx_turn != f->turn) {
+                read_client(c);
+                service(c);
+            }
         }
         now = dai_mono_us();
         if (now >= next_tick) {

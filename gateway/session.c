@@ -3,8 +3,10 @@
  * top — masking, reserved bits and opcodes, fragmentation, control frames,
  * UTF-8 of text, the size cap, the closing handshake with the right status
  * codes — and keeps the bounded send queue of pre-encoded frames (written
- * with writev, several frames per call). Socket I/O goes through hooks, so
- * the whole protocol is unit-tested over memory. No threads, no timers. */
+ * with writev, several frames per call). Every input a peer controls is
+ * bounded: bytes read per turn, queued pongs, pings per second. Socket I/O
+ * goes through hooks, so the whole protocol is unit-tested over memory. No
+ * threads, no timers. */
 #include "session.h"
 
 #include "text.h"
@@ -12,6 +14,7 @@
 #include <dispatchai/clock.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -44,6 +47,12 @@ struct gw_session {
     unsigned char ctl[125];
     size_t ctl_len;
     long long last_rx_us;
+    size_t rx_turn;               /* bytes read in this gw_session_on_readable call */
+    long long ping_window_us;     /* start of the current one-second ping window */
+    unsigned pings_in_window;
+    char ping_payload[16];        /* what our latest ping carried */
+    size_t ping_len;
+    unsigned long long pings_sent;
 
     /* output */
     struct gw_frame *cur;
@@ -117,9 +126,19 @@ static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *ud)
         s->pre_off += n;
         return (ssize_t)n;
     }
+    if (s->rx_turn >= s->lim.read_budget) {
+        /* Budget spent: wslay sees "want read", we see starved and yield. */
+        s->starved = true;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (len > s->lim.read_budget - s->rx_turn)
+        len = s->lim.read_budget - s->rx_turn;
     r = s->io.read(s->io.ud, buf, len);
-    if (r > 0)
+    if (r > 0) {
+        s->rx_turn += (size_t)r;
         return r;
+    }
     if (r == 0)
         s->eof = true;
     else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -158,6 +177,12 @@ struct gw_session *gw_session_new(const struct gw_session_limits *lim,
     if (!s)
         return NULL;
     s->lim = *lim;
+    if (!s->lim.read_budget)
+        s->lim.read_budget = GW_SESSION_READ_BUDGET;
+    if (!s->lim.ctrl_queue)
+        s->lim.ctrl_queue = GW_SESSION_CTRL_QUEUE;
+    if (!s->lim.pings_per_s)
+        s->lim.pings_per_s = GW_SESSION_PINGS_PER_S;
     s->io = *io;
     s->msg_opcode = -1;
     s->last_rx_us = dai_mono_us();
@@ -204,6 +229,10 @@ void gw_session_close(struct gw_session *s, uint16_t code, const char *reason, b
     (void)drop_queue; /* the close frame is the last frame: queued data can never follow it */
     if (s->close_queued || s->state == GW_SESS_DONE)
         return;
+    /* Queued pongs and pings are pointless once we close, and a peer that
+     * does not read must still get the close frame first. A frame already
+     * partly written stays in cur, so the byte stream stays whole. */
+    fq_clear(&s->ctrl);
     fq_clear(&s->data);
     s->data_bytes = 0;
     f = gw_frame_close(code, reason);
@@ -238,6 +267,11 @@ static void queue_ctrl(struct gw_session *s, uint8_t opcode, const void *p, size
 
     if (s->close_queued)
         return; /* nothing may follow our close frame */
+    if (s->ctrl.n >= s->lim.ctrl_queue) {
+        /* The peer sends control frames but does not read the answers. */
+        fail(s, 1008, "control frames are not being read");
+        return;
+    }
     f = gw_frame_new(opcode, p, n);
     if (!f || fq_push(&s->ctrl, f)) {
         gw_frame_unref(f);
@@ -248,11 +282,26 @@ static void queue_ctrl(struct gw_session *s, uint8_t opcode, const void *p, size
 static void end_control(struct gw_session *s)
 {
     switch (s->fr_opcode) {
-    case WSLAY_PING:
+    case WSLAY_PING: {
+        long long now = dai_mono_us();
+
+        if (now - s->ping_window_us >= 1000000) {
+            s->ping_window_us = now;
+            s->pings_in_window = 0;
+        }
+        if (++s->pings_in_window > s->lim.pings_per_s) {
+            fail(s, 1008, "too many pings");
+            return;
+        }
         queue_ctrl(s, WSLAY_PONG, s->ctl, s->ctl_len);
         break;
+    }
     case WSLAY_PONG:
-        break; /* last_rx_us already moved: that is all keepalive needs */
+        /* Only the answer to our latest ping proves the peer reads. */
+        if (s->ping_len && s->ctl_len == s->ping_len &&
+            !memcmp(s->ctl, s->ping_payload, s->ping_len))
+            s->last_rx_us = dai_mono_us();
+        break;
     case WSLAY_CONNECTION_CLOSE: {
         unsigned code = 0;
 
@@ -310,6 +359,7 @@ static void end_data(struct gw_session *s)
         return;
     }
     s->msg_opcode = -1;
+    s->last_rx_us = dai_mono_us();
     /* After our close frame the peer's data is discarded (RFC 6455 1.4). */
     if (!s->close_queued && s->io.on_text)
         s->io.on_text(s->io.ud, (const char *)s->msg, s->msg_len);
@@ -373,32 +423,35 @@ static bool start_frame(struct gw_session *s, const struct wslay_frame_iocb *io)
 }
 
 /* Once the connection failed, bytes are read and dropped until the peer
- * closes, so our close frame is not lost to a TCP reset. */
-static void drain(struct gw_session *s)
+ * closes, so our close frame is not lost to a TCP reset — within the same
+ * read budget, so a peer that keeps sending cannot hold the loop. */
+static bool drain(struct gw_session *s)
 {
     unsigned char buf[4096];
 
-    for (;;) {
+    while (s->rx_turn < s->lim.read_budget) {
         ssize_t r = s->io.read(s->io.ud, buf, sizeof(buf));
 
-        if (r > 0)
+        if (r > 0) {
+            s->rx_turn += (size_t)r;
             continue;
+        }
         if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
             s->state = GW_SESS_DONE;
-        return;
+        return false;
     }
+    return true;
 }
 
-void gw_session_on_readable(struct gw_session *s)
+bool gw_session_on_readable(struct gw_session *s)
 {
+    s->rx_turn = 0;
     while (s->state != GW_SESS_DONE) {
         struct wslay_frame_iocb io;
         ssize_t r;
 
-        if (s->rx_failed || s->close_received) {
-            drain(s);
-            return;
-        }
+        if (s->rx_failed || s->close_received)
+            return drain(s);
         memset(&io, 0, sizeof(io));
         s->starved = false;
         r = wslay_frame_recv(s->fctx, &io);
@@ -408,23 +461,24 @@ void gw_session_on_readable(struct gw_session *s)
             /* A short read that did not complete a header is not the end
              * of what the socket holds: only stop when a read came back
              * empty. */
-            if (s->starved || s->state == GW_SESS_DONE)
-                return;
+            if (s->state == GW_SESS_DONE)
+                return false;
+            if (s->starved)
+                return s->rx_turn >= s->lim.read_budget;
             continue;
         }
         if (r == WSLAY_ERR_PROTO) {
             /* Frame-level violations: control frame too long or fragmented,
              * non-minimal length encoding, 64-bit length with the top bit. */
             fail(s, 1002, "malformed frame");
-            return;
+            return false;
         }
         if (r < 0) {
             fail(s, 1011, "frame decoder error");
-            return;
+            return false;
         }
-        s->last_rx_us = dai_mono_us();
         if (!s->in_frame && !start_frame(s, &io))
-            return;
+            return false;
         if (io.data_length) {
             if (wslay_is_ctrl_frame(s->fr_opcode)) {
                 memcpy(s->ctl + s->ctl_len, io.data, io.data_length);
@@ -443,6 +497,7 @@ void gw_session_on_readable(struct gw_session *s)
                 end_data(s);
         }
     }
+    return false;
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -481,8 +536,14 @@ int gw_session_send_text(struct gw_session *s, const char *text, size_t len)
 
 void gw_session_ping(struct gw_session *s)
 {
-    if (s->state == GW_SESS_OPEN)
-        queue_ctrl(s, WSLAY_PING, "ka", 2);
+    int n;
+
+    if (s->state != GW_SESS_OPEN)
+        return;
+    /* A payload of its own per ping, so only a pong to this one counts. */
+    n = snprintf(s->ping_payload, sizeof(s->ping_payload), "ka%llu", ++s->pings_sent);
+    s->ping_len = n > 0 ? (size_t)n : 0;
+    queue_ctrl(s, WSLAY_PING, s->ping_payload, s->ping_len);
 }
 
 static void frame_done(struct gw_session *s, struct gw_frame *f, bool is_data)

@@ -1,16 +1,27 @@
 """Hostile HTTP clients against the ingress and the gateway: slow and
 oversized headers, idle connection floods, truncated bodies, invalid UTF-8,
-deep nesting, huge numbers (dead-lettered, never lost), duplicate keys. The daemons answer with exact
-statuses, keep serving well-behaved clients, and never crash."""
+deep nesting, huge numbers (dead-lettered, never lost), duplicate keys, a
+WebSocket ping flood. The daemons answer with exact statuses, keep serving
+well-behaved clients, and never crash."""
+import asyncio
+import base64
 import json
+import os
 import socket
+import struct
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import websockets
 
 import daitest
 from stack import SECRET, WRITE_TOKEN, Stack, issue_payload
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from test_gateway_support import enriched, produce_events  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -194,4 +205,156 @@ def test_gateway_hostile_correction_bodies(daemons):
             f"Authorization: Bearer {WRITE_TOKEN}\r\nContent-Type: application/json\r\n"
             f"Content-Length: 300000000\r\n\r\n{{").encode()
     assert status_of(raw_exchange(g.port, head)) == 413
+    assert healthy(g)
+
+
+# ---- WebSocket flood --------------------------------------------------------------
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def ws_handshake(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        assert chunk, "closed during the handshake"
+        buf += chunk
+    assert buf.split()[1] == b"101", buf[:200]
+    return s, buf.split(b"\r\n\r\n", 1)[1]
+
+
+def server_frames(s, buf, timeout=15):
+    """Every frame the server sent until its close frame (or EOF); [(opcode, payload)]."""
+    s.settimeout(timeout)
+    out = []
+    while True:
+        while len(buf) >= 2:
+            n, off = buf[1] & 0x7F, 2
+            if n == 126:
+                n, off = (struct.unpack("!H", buf[2:4])[0], 4) if len(buf) >= 4 else (1 << 62, 0)
+            elif n == 127:
+                n, off = (struct.unpack("!Q", buf[2:10])[0], 10) if len(buf) >= 10 else (1 << 62, 0)
+            if len(buf) < off + n:
+                break
+            out.append((buf[0] & 0x0F, buf[off:off + n]))
+            buf = buf[off + n:]
+            if out[-1][0] == 0x8:
+                return out
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return out
+        if not chunk:
+            return out
+        buf += chunk
+
+
+def test_gateway_ws_ping_flood_does_not_hurt_other_clients(daemons):
+    """One raw client floods 125-byte pings and never reads, next to 100 normal
+    clients: the normal clients keep receiving updates within the usual lag, the
+    gateway's memory stays flat, and the flooder is closed with 1008."""
+    g = daemons.gateway
+    topic = daemons.topics["KAFKA_TOPIC_ENRICHED_ISSUES"]
+    n_clients, flood_s = 100, 6.0
+    sent_at = {}
+    lag = {}  # number -> worst lag over all clients (s)
+    received = {}  # number -> clients that got it
+
+    async def client(ready, stop):
+        async with websockets.connect(f"ws://127.0.0.1:{g.port}/ws", open_timeout=30,
+                                      max_queue=None) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "hello"
+            ready.release()
+            while not stop.is_set():
+                try:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except asyncio.TimeoutError:
+                    continue
+                if msg.get("type") != "issue_update":
+                    continue
+                n = msg["data"]["issue"]["number"]
+                now = time.monotonic()
+                received[n] = received.get(n, 0) + 1
+                lag[n] = max(lag.get(n, 0.0), now - sent_at[n])
+
+    async def publish(first, count, pause):
+        for n in range(first, first + count):
+            sent_at[n] = time.monotonic()
+            await asyncio.to_thread(produce_events, daemons.broker.bootstrap, topic,
+                                    [enriched(repo="flood/test", number=n)])
+            await asyncio.sleep(pause)
+
+    async def all_received(numbers, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(received.get(n, 0) == n_clients for n in numbers):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    flood = {"pings": 0, "error": None}
+
+    def flooder(sock, stop_at):
+        mask = os.urandom(4)
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(os.urandom(125)))
+        chunk = (struct.pack("!BB", 0x89, 0x80 | 125) + mask + payload) * 256
+        sock.settimeout(0.5)
+        while time.monotonic() < stop_at:
+            try:
+                sock.sendall(chunk)
+                flood["pings"] += 256
+            except socket.timeout:
+                continue  # the gateway stopped reading from us: keep pushing
+            except OSError as e:
+                flood["error"] = e  # closed by the gateway
+                return
+
+    async def go():
+        ready, stop = asyncio.Semaphore(0), asyncio.Event()
+        tasks = [asyncio.create_task(client(ready, stop)) for _ in range(n_clients)]
+        for _ in range(n_clients):
+            await asyncio.wait_for(ready.acquire(), 60)
+        # The usual lag: updates to the 100 clients with nobody misbehaving.
+        await publish(1, 5, 0.2)
+        assert await all_received(range(1, 6), 30), received
+        usual = max(lag[n] for n in range(1, 6))
+        rss_before = rss_kib(g.proc.pid)
+
+        sock, rest = ws_handshake(g.port)
+        th = threading.Thread(target=flooder, args=(sock, time.monotonic() + flood_s))
+        th.start()
+        try:
+            await asyncio.sleep(0.5)  # the flood is under way
+            await publish(101, 10, 0.4)
+            got_all = await all_received(range(101, 111), 10)
+            rss_after = rss_kib(g.proc.pid)
+        finally:
+            await asyncio.to_thread(th.join)
+        stop.set()
+        await asyncio.gather(*tasks)
+        frames = server_frames(sock, rest)
+        sock.close()
+        return usual, got_all, rss_before, rss_after, frames
+
+    usual, got_all, rss_before, rss_after, frames = asyncio.run(
+        asyncio.wait_for(go(), 180))
+    flood_lag = max(lag.get(n, float("inf")) for n in range(101, 111))
+    print(f"usual lag {usual:.3f}s, lag under flood {flood_lag:.3f}s, "
+          f"RSS {rss_before} -> {rss_after} KiB, pings sent {flood['pings']}")
+    assert flood["pings"] >= 2000, "the flood did not happen"
+    assert got_all, {n: received.get(n, 0) for n in range(101, 111)}
+    assert flood_lag < usual + 1.0, (usual, flood_lag)
+    assert rss_after - rss_before < 16 * 1024, (rss_before, rss_after)
+    closes = [p for op, p in frames if op == 0x8]
+    assert closes and struct.unpack("!H", closes[0][:2])[0] == 1008, frames[-3:]
     assert healthy(g)

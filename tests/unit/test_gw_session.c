@@ -7,6 +7,8 @@
 #include "../../gateway/frame.h"
 #include "../../gateway/session.h"
 
+#include <dispatchai/clock.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,7 +173,8 @@ static struct gw_session *open_session(struct mem *m, size_t queue_msgs)
 
 static void pump(struct gw_session *s)
 {
-    gw_session_on_readable(s);
+    while (gw_session_on_readable(s))
+        ;
     while (gw_session_want_write(s))
         gw_session_on_writable(s);
 }
@@ -421,6 +424,130 @@ static void test_gw_session_preloaded_bytes_come_first(void **state)
     gw_session_free(s);
 }
 
+/* A peer that pings faster than the limit is closed with 1008, and the close
+ * frame is not stuck behind the pongs it never reads. */
+static void test_gw_session_ping_flood_closes_1008(void **state)
+{
+    static struct mem m;
+    struct gw_session *s = open_session(&m, 16);
+    struct sframe f[64];
+    int n;
+
+    (void)state;
+    for (int i = 0; i < 40; i++)
+        frame(&m, 1, 0, 0x9, true, "flood", 5);
+    m.blocked = true; /* it never reads */
+    while (gw_session_on_readable(s))
+        ;
+    gw_session_on_writable(s);
+    assert_int_equal(gw_session_state(s), GW_SESS_CLOSING);
+    assert_int_equal(gw_session_close_code(s), 1008);
+    m.blocked = false;
+    while (gw_session_want_write(s))
+        gw_session_on_writable(s);
+    n = parse_out(&m, f, 64);
+    assert_int_equal(n, 1); /* the queued pongs were dropped for the close */
+    assert_int_equal(close_code(&f[0]), 1008);
+    gw_session_free(s);
+}
+
+/* Pongs pile up while the peer does not read: beyond the control queue the
+ * session closes with 1008 instead of growing. */
+static void test_gw_session_control_queue_is_bounded(void **state)
+{
+    static struct mem m;
+    struct gw_session_limits lim = {.max_message = 1000, .queue_msgs = 16,
+                                    .queue_bytes = 1 << 20, .ctrl_queue = 4,
+                                    .pings_per_s = 1000};
+    struct gw_session_io io = {m_read, m_writev, m_text, &m};
+    struct gw_session *s;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    s = gw_session_new(&lim, &io);
+    assert_non_null(s);
+    for (int i = 0; i < 4; i++)
+        frame(&m, 1, 0, 0x9, true, "p", 1);
+    m.blocked = true;
+    while (gw_session_on_readable(s))
+        ;
+    gw_session_on_writable(s);
+    assert_int_equal(gw_session_state(s), GW_SESS_OPEN); /* 4 pongs wait: allowed */
+    frame(&m, 1, 0, 0x9, true, "p", 1);
+    while (gw_session_on_readable(s))
+        ;
+    assert_int_equal(gw_session_state(s), GW_SESS_CLOSING);
+    assert_int_equal(gw_session_close_code(s), 1008);
+    gw_session_free(s);
+}
+
+/* One call reads at most the read budget and says more is waiting; the rest
+ * comes on the next calls, nothing lost. */
+static void test_gw_session_reads_within_a_budget(void **state)
+{
+    static struct mem m;
+    struct gw_session_limits lim = {.max_message = 1000, .queue_msgs = 16,
+                                    .queue_bytes = 1 << 20, .read_budget = 64};
+    struct gw_session_io io = {m_read, m_writev, m_text, &m};
+    struct gw_session *s;
+    char msg[40];
+    int calls = 0;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    s = gw_session_new(&lim, &io);
+    assert_non_null(s);
+    memset(msg, 'a', sizeof(msg));
+    for (int i = 0; i < 8; i++)
+        frame(&m, 1, 0, 0x1, true, msg, sizeof(msg)); /* 46 bytes each */
+    assert_true(gw_session_on_readable(s));
+    assert_true(m.in_off <= 64);
+    assert_true(m.n_texts < 8);
+    calls = 1;
+    while (gw_session_on_readable(s))
+        calls++;
+    assert_true(calls >= 5);
+    assert_int_equal(m.n_texts, 8);
+    assert_int_equal(gw_session_state(s), GW_SESS_OPEN);
+    gw_session_free(s);
+}
+
+/* Liveness: the peer's own pings (and stray pongs) do not keep it alive; a
+ * data message or the pong to our latest ping does. */
+static void test_gw_session_liveness_needs_messages_or_our_pong(void **state)
+{
+    static struct mem m;
+    struct gw_session *s = open_session(&m, 16);
+    struct sframe f[8];
+    long long t0 = gw_session_last_rx_us(s), t1;
+    char payload[16];
+
+    (void)state;
+    while (dai_mono_us() == t0)
+        ;
+    frame(&m, 1, 0, 0x9, true, "hi", 2);
+    frame(&m, 1, 0, 0xA, true, "stray", 5);
+    pump(s);
+    assert_int_equal(gw_session_last_rx_us(s), t0);
+    m.out_len = 0;
+    gw_session_ping(s);
+    pump(s);
+    assert_int_equal(parse_out(&m, f, 8), 1);
+    assert_int_equal(f[0].op, 0x9);
+    assert_true(f[0].len < sizeof(payload));
+    memcpy(payload, f[0].p, f[0].len);
+    frame(&m, 1, 0, 0xA, true, payload, f[0].len);
+    pump(s);
+    t1 = gw_session_last_rx_us(s);
+    assert_true(t1 > t0);
+    while (dai_mono_us() == t1)
+        ;
+    frame(&m, 1, 0, 0x1, true, "{}", 2);
+    pump(s);
+    assert_true(gw_session_last_rx_us(s) > t1);
+    gw_session_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +557,10 @@ int main(void)
         cmocka_unit_test(test_gw_session_queue_overflow_closes_1013),
         cmocka_unit_test(test_gw_session_partial_writes_keep_frames_whole),
         cmocka_unit_test(test_gw_session_preloaded_bytes_come_first),
+        cmocka_unit_test(test_gw_session_ping_flood_closes_1008),
+        cmocka_unit_test(test_gw_session_control_queue_is_bounded),
+        cmocka_unit_test(test_gw_session_reads_within_a_budget),
+        cmocka_unit_test(test_gw_session_liveness_needs_messages_or_our_pong),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
