@@ -8,7 +8,6 @@
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +35,6 @@ static int keep(struct cls_team_set *t, size_t *cap, char *s)
     return 0;
 }
 
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n >= DAI_TEAM_LEN)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
 static int on_team(const struct dai_config_elem *el, size_t index, void *ud, char *err,
                    size_t errlen)
 {
@@ -64,8 +51,8 @@ static int on_team(const struct dai_config_elem *el, size_t index, void *ud, cha
         snprintf(err, errlen, "%s: teams: at most %d teams", dai_config_elem_where(el), MAX_TEAMS);
         return DAI_ECONFIG;
     }
-    if (!name || !valid_name(name)) {
-        snprintf(err, errlen, "%s: teams[%zu].name: required, 1-%d characters of A-Z a-z 0-9 . _ -",
+    if (!name || !dai_team_name_valid(name, strlen(name))) {
+        snprintf(err, errlen, "%s: teams[%zu].name: required, 1-%d characters of A-Z a-z 0-9 . _ - (not \"none\")",
                  dai_config_elem_where(el), index, DAI_TEAM_LEN - 1);
         return DAI_ECONFIG;
     }

@@ -149,6 +149,14 @@ static int apply_body(const json_t *body, struct dai_classification *c, char *er
                       sizeof(c->suggested_assignee), err, errlen);
     if (rc < 0)
         return rc;
+    /* Each distinct name becomes a team of the view: only names a team can
+     * have, and not the filter word "none". */
+    v = json_object_get(body, "suggested_assignee");
+    if (json_is_string(v) && !dai_team_name_valid(json_string_value(v), json_string_length(v))) {
+        snprintf(err, errlen, "suggested_assignee: a team name of 1 to %d characters A-Z a-z "
+                 "0-9 . _ - (not \"none\"), or null", DAI_TEAM_LEN - 1);
+        return DAI_EINVAL;
+    }
     rc = string_field(body, "summary", false, c->summary, sizeof(c->summary), err, errlen);
     if (rc < 0)
         return rc;

@@ -135,7 +135,8 @@ static void respond(struct gw_app *app, struct dai_http_request *req, unsigned s
     struct dai_http_header h[8];
     size_t n = gw_cors_headers(app->cfg, req, h);
 
-    for (size_t i = 0; i < n_extra && n < 8; i++)
+    /* Room is kept for Cache-Control after the extras. */
+    for (size_t i = 0; i < n_extra && n + 1 < sizeof(h) / sizeof(h[0]); i++)
         h[n++] = extra[i];
     h[n++] = (struct dai_http_header){"Cache-Control", "no-store"};
     if (dai_http_respond(req, status, JSON_TYPE, body, len, h, n))

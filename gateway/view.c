@@ -23,14 +23,19 @@
             return rc_;     \
     } while (0)
 
-/* Resolve a string set to ids; returns how many resolved. */
-static unsigned resolve(const struct dai_map *map, const struct gw_strset *set, uint32_t *ids)
+/* Resolve a string set to ids (ids holds GW_MAX_VALUES, as many as a set
+ * can hold); returns how many resolved. skip, if not NULL, is a value with a
+ * meaning of its own that is never looked up. */
+static unsigned resolve(const struct dai_map *map, const struct gw_strset *set, const char *skip,
+                        uint32_t ids[GW_MAX_VALUES])
 {
     unsigned n = 0;
 
-    for (unsigned i = 0; i < set->n; i++) {
+    for (unsigned i = 0; i < set->n && n < GW_MAX_VALUES; i++) {
         uint64_t id;
 
+        if (skip && strcmp(set->v[i], skip) == 0)
+            continue;
         if (dai_map_get(map, set->v[i], strlen(set->v[i]), &id) == 0)
             ids[n++] = (uint32_t)id;
     }
@@ -70,19 +75,21 @@ static bool in_mask(uint32_t mask, unsigned v)
 static int list_locked(struct gw_store *s, const struct gw_query *q, struct dai_buf *out)
 {
     const struct gw_match *m = &q->m;
-    uint32_t repo_ids[GW_MAX_VALUES], team_ids[GW_MAX_VALUES];
-    unsigned n_repo = resolve(&s->repo_map, &m->repos, repo_ids);
+    /* team_ids: the resolved teams and, for "none", the id 0 after them. */
+    uint32_t repo_ids[GW_MAX_VALUES], team_ids[GW_MAX_VALUES + 1];
+    unsigned n_repo = resolve(&s->repo_map, &m->repos, NULL, repo_ids);
     unsigned n_team = 0, count = 0;
     bool none_team = false, more = false;
     const struct gw_ent *last = NULL;
     struct gw_order_pos pos;
     char cur[GW_CURSOR_MAX];
 
-    /* "none" in assignee means "no suggested team" (team id 0). */
+    /* "none" in assignee means "no suggested team" (team id 0), even if an
+     * event from the topic names a team "none". */
     for (unsigned i = 0; i < m->teams.n; i++)
         if (strcmp(m->teams.v[i], "none") == 0)
             none_team = true;
-    n_team = resolve(&s->team_map, &m->teams, team_ids);
+    n_team = resolve(&s->team_map, &m->teams, "none", team_ids);
     if (none_team)
         team_ids[n_team++] = 0;
 

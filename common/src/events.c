@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const category_names[DAI_CAT_COUNT] = {
     "bug", "feature_request", "enhancement", "documentation", "question", "security"};
@@ -48,6 +49,20 @@ const char *dai_source_name(enum dai_source s)
 {
     return name_of(source_names, DAI_SRC_COUNT, (int)s);
 }
+bool dai_team_name_valid(const char *s, size_t n)
+{
+    if (n == 0 || n >= DAI_TEAM_LEN || (n == 4 && strncasecmp(s, "none", 4) == 0))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 int dai_category_parse(const char *s)
 {
     return parse_name(category_names, DAI_CAT_COUNT, s);

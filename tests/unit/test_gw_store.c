@@ -3,6 +3,7 @@
  * cursor pagination while issues are updated between pages, detail with
  * history, the human-correction rule, deletions, body cuts, the event cap,
  * eviction, stats and repos, and rejected events. */
+#include "../../gateway/match.h"
 #include "../../gateway/query.h"
 #include "../../gateway/store.h"
 
@@ -604,9 +605,49 @@ static void test_gw_store_rejects_bad_events(void **state)
     gw_store_free(s);
 }
 
+/* A filter naming as many teams as a set holds, every one of them existing
+ * (the 32nd is even called "none", as an event from the topic may say), plus
+ * "none": every resolved id and the "no team" id fit (this once overran a
+ * stack array, caught by ASan), and the answer is exactly those issues. */
+static void test_gw_store_team_filter_with_every_value_resolving(void **state)
+{
+    struct gw_store *s = new_store(1024, 65536, 4, 1000);
+    char names[GW_MAX_VALUES][16], csv[GW_MAX_VALUES * 16];
+    size_t used = 0;
+    json_t *r;
+
+    (void)state;
+    for (int i = 0; i < GW_MAX_VALUES; i++) {
+        struct evspec e = {.repo = "acme/teams", .number = i + 1, .ms = BASE_MS + i * 1000};
+
+        if (i == GW_MAX_VALUES - 1)
+            snprintf(names[i], sizeof(names[i]), "none");
+        else
+            snprintf(names[i], sizeof(names[i]), "team-%02d", i);
+        e.team = names[i];
+        assert_int_equal(apply(s, &e, NULL), 0);
+        used += (size_t)snprintf(csv + used, sizeof(csv) - used, "%s%s", i ? "," : "", names[i]);
+    }
+    {
+        struct evspec e = {.repo = "acme/teams", .number = 100, .ms = BASE_MS + 99000};
+
+        assert_int_equal(apply(s, &e, NULL), 0); /* no team at all */
+    }
+    {
+        const char *a[] = {"limit", "500", "assignee", csv, NULL};
+
+        r = list(s, a);
+        /* team-00..team-30 by name, and "none" = the issue without a team. */
+        assert_int_equal(json_array_size(json_object_get(r, "items")), GW_MAX_VALUES);
+        json_decref(r);
+    }
+    gw_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gw_store_team_filter_with_every_value_resolving),
         cmocka_unit_test(test_gw_store_filters_match_reference),
         cmocka_unit_test(test_gw_store_pagination_is_stable_under_updates),
         cmocka_unit_test(test_gw_store_human_correction_rule),

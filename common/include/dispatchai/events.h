@@ -84,6 +84,11 @@ int dai_source_parse(const char *s);
 #define DAI_ACTOR_LEN 64
 #define DAI_NOTE_LEN 512
 
+/* A team name as suggested_assignee carries it: 1 to DAI_TEAM_LEN - 1 bytes
+ * of A-Z a-z 0-9 '.' '_' '-', and never "none" (any case), which filters
+ * mean as "no suggested team". */
+bool dai_team_name_valid(const char *s, size_t n);
+
 struct dai_classification {
     enum dai_category category;
     enum dai_priority priority;
