@@ -1,8 +1,8 @@
 /* The per-key table: for every issue/PR key, the latest classification (as
  * compact JSON, ~0.5 KB a key), the hash of the text it was made for, and the
- * pipeline's per-key ordering bookkeeping. A chained hash table that doubles
- * when full. Filled by the pipeline and by the state rebuild; not
- * thread-safe (the consume loop owns it). */
+ * pipeline's per-key ordering bookkeeping, in common's seeded dai_map (issue
+ * keys come from outside). Filled by the pipeline and by the state rebuild;
+ * not thread-safe (the consume loop owns it). */
 #include "state.h"
 
 #include "router.h"
@@ -10,25 +10,15 @@
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
+#include <dispatchai/map.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct cls_state {
-    struct cls_keystate **buckets;
-    size_t n_buckets; /* power of two */
-    size_t count;
+    struct dai_map map; /* key -> struct cls_keystate * (keyed by ks->key) */
 };
-
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h ^ (h >> 29);
-}
 
 struct cls_state *cls_state_new(void)
 {
@@ -36,9 +26,8 @@ struct cls_state *cls_state_new(void)
 
     if (!s)
         return NULL;
-    s->n_buckets = 1024;
-    s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
-    if (!s->buckets) {
+    dai_map_init(&s->map);
+    if (dai_map_reserve(&s->map, 1024)) {
         free(s);
         return NULL;
     }
@@ -54,54 +43,25 @@ static void entry_free(struct cls_keystate *ks)
 
 void cls_state_free(struct cls_state *s)
 {
+    size_t pos = 0;
+    uint64_t v;
+
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_buckets; i++) {
-        struct cls_keystate *ks = s->buckets[i], *next;
-        for (; ks; ks = next) {
-            next = ks->next;
-            entry_free(ks);
-        }
-    }
-    free(s->buckets);
+    while (dai_map_next(&s->map, &pos, NULL, NULL, &v))
+        entry_free((struct cls_keystate *)(uintptr_t)v);
+    dai_map_free(&s->map);
     free(s);
 }
 
 struct cls_keystate *cls_state_get(struct cls_state *s, const char *key)
 {
-    struct cls_keystate *ks = s->buckets[key_hash(key) & (s->n_buckets - 1)];
-
-    for (; ks; ks = ks->next)
-        if (strcmp(ks->key, key) == 0)
-            return ks;
-    return NULL;
-}
-
-static void grow(struct cls_state *s)
-{
-    size_t n = s->n_buckets * 2;
-    struct cls_keystate **b = calloc(n, sizeof(*b));
-
-    if (!b)
-        return; /* keep working with longer chains rather than fail */
-    for (size_t i = 0; i < s->n_buckets; i++) {
-        struct cls_keystate *ks = s->buckets[i], *next;
-        for (; ks; ks = next) {
-            size_t at = key_hash(ks->key) & (n - 1);
-            next = ks->next;
-            ks->next = b[at];
-            b[at] = ks;
-        }
-    }
-    free(s->buckets);
-    s->buckets = b;
-    s->n_buckets = n;
+    return dai_map_get_ptr(&s->map, key, strlen(key));
 }
 
 struct cls_keystate *cls_state_upsert(struct cls_state *s, const char *key)
 {
     struct cls_keystate *ks = cls_state_get(s, key);
-    size_t at;
 
     if (ks)
         return ks;
@@ -109,17 +69,11 @@ struct cls_keystate *cls_state_upsert(struct cls_state *s, const char *key)
     if (!ks)
         return NULL;
     ks->key = strdup(key);
-    if (!ks->key) {
-        free(ks);
+    ks->partition = -1;
+    if (!ks->key || dai_map_put_ptr(&s->map, ks->key, strlen(ks->key), ks)) {
+        entry_free(ks);
         return NULL;
     }
-    ks->partition = -1;
-    if (s->count >= s->n_buckets)
-        grow(s);
-    at = key_hash(key) & (s->n_buckets - 1);
-    ks->next = s->buckets[at];
-    s->buckets[at] = ks;
-    s->count++;
     return ks;
 }
 
@@ -161,14 +115,16 @@ int cls_state_classification(const struct cls_keystate *ks, struct dai_classific
 
 size_t cls_state_count(const struct cls_state *s)
 {
-    return s->count;
+    return s->map.n;
 }
 
 void cls_state_each(struct cls_state *s, void (*fn)(struct cls_keystate *ks, void *ud), void *ud)
 {
-    for (size_t i = 0; i < s->n_buckets; i++)
-        for (struct cls_keystate *ks = s->buckets[i]; ks; ks = ks->next)
-            fn(ks, ud);
+    size_t pos = 0;
+    uint64_t v;
+
+    while (dai_map_next(&s->map, &pos, NULL, NULL, &v))
+        fn((struct cls_keystate *)(uintptr_t)v, ud);
 }
 
 static bool parse_hash(const char *hdr, size_t len, uint64_t *out)

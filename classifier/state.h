@@ -29,7 +29,6 @@ struct cls_keystate {
     bool live;                 /* fed by a partition we own right now */
     struct cls_job *busy;      /* the job whose classification is pending */
     struct cls_job *wait_head, *wait_tail; /* later jobs of this key, in order */
-    struct cls_keystate *next; /* hash chain */
 };
 
 struct cls_state;

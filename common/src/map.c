@@ -54,6 +54,11 @@ uint64_t dai_hash64(const void *p, size_t n)
     return XXH3_64bits_withSeed(p, n, dai_hash_seed());
 }
 
+uint64_t dai_hash64_more(uint64_t h, const void *p, size_t n)
+{
+    return XXH3_64bits_withSeed(p, n, h);
+}
+
 /*---- the map ------------------------------------------------------------*/
 
 void dai_map_init_seeded(struct dai_map *m, uint64_t seed)

@@ -3,6 +3,7 @@
  * has its own mutex and a hash table of children; once a child exists, an
  * update is a hash, a lookup and an add under that mutex, with no allocation.
  * Serving the text over HTTP is http.c's job, not this file's. */
+#include <dispatchai/map.h>
 #include <dispatchai/metrics.h>
 
 #include <errno.h>
@@ -221,18 +222,13 @@ static size_t child_size(const struct dai_metric *f, const char *const *values)
     return sz;
 }
 
+/* Seeded (map.h): label values can come from requests. */
 static uint64_t hash_values(const char *const *values, size_t n)
 {
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    uint64_t h = dai_hash_seed();
 
-    for (size_t i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)values[i]; *p; p++) {
-            h ^= *p;
-            h *= 1099511628211ULL;
-        }
-        h ^= 0xff; /* separator: ("ab","c") and ("a","bc") differ */
-        h *= 1099511628211ULL;
-    }
+    for (size_t i = 0; i < n; i++)
+        h = dai_hash64_more(h, values[i], strlen(values[i]));
     return h;
 }
 

@@ -276,6 +276,14 @@ static void test_map_seed_changes_placement(void **state)
     }
     assert_int_equal(collide_a, 20);
     assert_true(collide_b <= 2);
+    /* Multi-part keys: part boundaries count. */
+    {
+        uint64_t s0 = dai_hash_seed();
+
+        assert_true(dai_hash64_more(dai_hash64_more(s0, "ab", 2), "c", 1) !=
+                    dai_hash64_more(dai_hash64_more(s0, "a", 1), "bc", 2));
+        assert_true(dai_hash64_more(s0, "abc", 3) == dai_hash64_more(s0, "abc", 3));
+    }
     /* The process seed is stable within the process. */
     assert_true(dai_hash_seed() == dai_hash_seed());
     assert_true(dai_hash64("abc", 3) == dai_hash64("abc", 3));

@@ -27,6 +27,10 @@ uint64_t dai_hash_seed(void);
 /* XXH3 of n bytes with this process's seed. For in-memory tables only:
  * the value changes from run to run, so never persist it or send it. */
 uint64_t dai_hash64(const void *p, size_t n);
+/* Hash a key made of several parts: start with h = dai_hash_seed() and
+ * feed each part in turn (h = dai_hash64_more(h, part, len)). The parts'
+ * boundaries count: ("ab", "c") and ("a", "bc") hash differently. */
+uint64_t dai_hash64_more(uint64_t h, const void *p, size_t n);
 
 struct dai_map_slot;
 struct dai_map {
