@@ -303,8 +303,10 @@ static bool downgrade(struct cls_llm *l, struct llm_req *r)
      * the shared level back up. */
     for (int cur = atomic_load(&l->rf); cur < (int)next;)
         if (atomic_compare_exchange_weak(&l->rf, &cur, (int)next)) {
-            DAI_WARN("llm server refused response_format, using %s from now on "
-                     "reason=\"%.120s\"", rf_name(next), msg);
+            char why[128]; /* the server's text: cut, and kept to one field */
+
+            DAI_WARN("llm server refused response_format, using %s from now on reason=%s",
+                     rf_name(next), dai_log_value(why, sizeof(why), msg));
             break;
         }
     r->rf = next;
@@ -404,8 +406,13 @@ static void handle_reply(struct cls_llm *l, struct llm_req *r)
         CLS_ADD(l->m ? l->m->llm_errors : NULL, 1, name);
         CLS_ADD(l->m ? l->m->llm_requests : NULL, 1,
                 kind == CLS_REPLY_CUT ? "length" : "invalid");
-        DAI_DEBUG("llm reply %s problem=\"%s\" completion_tokens=%lld max_tokens=%d "
-                  "next=%d", name, err, c.completion_tokens, r->hist.max_tokens, (int)step);
+        if (dai_log_enabled(DAI_LOG_DEBUG)) {
+            char why[DAI_LOG_VALUE_MAX]; /* may quote the model's reply */
+
+            DAI_DEBUG("llm reply %s problem=%s completion_tokens=%lld max_tokens=%d next=%d",
+                      name, dai_log_value(why, sizeof(why), err), c.completion_tokens,
+                      r->hist.max_tokens, (int)step);
+        }
         if (step != CLS_STEP_GIVE_UP && retry_step(l, r, step, &c, err)) {
             push(&l->queue, r);
         } else {

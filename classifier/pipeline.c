@@ -156,8 +156,11 @@ static void remember(struct cls_pipeline *p, struct cls_job *job)
     job->cls_hash = job->text_hash;
     /* Failure to store only costs a repeat classification later; the output
      * of this job is unaffected, so it is not an error for the event. */
-    if (cls_state_set(job->ks, job->text_hash, &job->cls, job->model_version))
-        DAI_WARN("state update failed key=%s", job->ks->key);
+    if (cls_state_set(job->ks, job->text_hash, &job->cls, job->model_version)) {
+        char k[DAI_LOG_VALUE_MAX];
+
+        DAI_WARN("state update failed key=%s", dai_log_value(k, sizeof(k), job->ks->key));
+    }
     CLS_SET(p->opt.metrics ? p->opt.metrics->state_keys : NULL, (double)cls_state_count(p->state));
 }
 

@@ -21,6 +21,7 @@
 void cls_writer_log(struct cls_writer *w, const struct cls_job *job, const char *key)
 {
     long long ms = (dai_mono_us() - job->t0_us) / 1000;
+    char k[DAI_LOG_VALUE_MAX];
 
     CLS_OBSERVE(w->m->event_latency, (double)ms / 1e3);
     if (job->out == CLS_OUT_DLQ) {
@@ -33,16 +34,19 @@ void cls_writer_log(struct cls_writer *w, const struct cls_job *job, const char 
     }
     if (job->route == CLS_ROUTE_REUSE) {
         CLS_ADD(w->m->reused, 1);
-        DAI_DEBUG("reused key=%s category=%s source=%s partition=%d offset=%lld", key,
+        DAI_DEBUG("reused key=%s category=%s source=%s partition=%d offset=%lld",
+                  dai_log_value(k, sizeof(k), key),
                   dai_category_name(job->cls.category), dai_source_name(job->cls.source),
                   (int)job->partition, (long long)job->offset);
         return;
     }
     CLS_ADD(w->m->classified, 1, dai_source_name(job->cls.source),
             dai_category_name(job->cls.category));
+    /* The key comes from the payload (repository.full_name). */
+    dai_log_value(k, sizeof(k), key);
     DAI_INFO("classified key=%s category=%s priority=%s source=%s model=%s attempts=%d "
              "latency_ms=%lld%s%s partition=%d offset=%lld",
-             key, dai_category_name(job->cls.category), dai_priority_name(job->cls.priority),
+             k, dai_category_name(job->cls.category), dai_priority_name(job->cls.priority),
              dai_source_name(job->cls.source), job->model_version, job->attempts, ms,
              job->fallback[0] ? " fallback=" : "", job->fallback, (int)job->partition,
              (long long)job->offset);

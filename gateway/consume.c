@@ -233,7 +233,7 @@ static const char *reason_of(int rc)
 static void apply_one(struct gw_follower *f, const rd_kafka_message_t *m)
 {
     struct gw_applied a;
-    char err[256];
+    char err[256], why[DAI_LOG_VALUE_MAX];
     int rc;
 
     if (m->partition >= 0 && m->partition < f->nparts) {
@@ -252,7 +252,8 @@ static void apply_one(struct gw_follower *f, const rd_kafka_message_t *m)
         dai_metric_add(f->m->rejected, 1, reason_of(rc));
         /* Sizes and positions only: the payload may hold anything. */
         DAI_WARN("enriched event skipped topic=%s partition=%d offset=%lld bytes=%zu reason=%s",
-                 f->topic, (int)m->partition, (long long)m->offset, m->len, err);
+                 f->topic, (int)m->partition, (long long)m->offset, m->len,
+                 dai_log_value(why, sizeof(why), err));
         return;
     }
     dai_metric_add(f->m->applied, 1);

@@ -61,9 +61,12 @@ static void on_published(void *ud, struct ing_delivery *d, const struct ing_pub_
     } else if (it->put_back) {
         r->put_back++;
     } else {
+        char key[DAI_LOG_VALUE_MAX];
+
         r->redriven++;
         DAI_INFO("redriven delivery_id=%s key=%s partition=%" PRId32 " offset=%" PRId64
-                 "%s", d->guid, d->info.key, o->partition, o->offset,
+                 "%s", d->guid, dai_log_value(key, sizeof(key), d->info.key), o->partition,
+                 o->offset,
                  o->result == ING_PUB_DUPLICATE ? " duplicate=true" : "");
     }
     r->outstanding--;
@@ -142,9 +145,11 @@ static bool handle(struct redrive *r, struct ing_publisher *pub, const struct in
         snprintf(it->d.dlq_reason, sizeof(it->d.dlq_reason), "%s: %.170s",
                  rc == DAI_ESCHEMA ? "schema" : rc == DAI_EPARSE ? "invalid_json" : "internal",
                  err);
+        char why[DAI_LOG_VALUE_MAX];
+
         DAI_WARN("redrive: still cannot be mapped delivery_id=%s dlq_partition=%" PRId32
-                 " dlq_offset=%" PRId64 " reason=\"%s\"", it->d.guid, m->partition, m->offset,
-                 it->d.dlq_reason);
+                 " dlq_offset=%" PRId64 " reason=%s", it->d.guid, m->partition, m->offset,
+                 dai_log_value(why, sizeof(why), it->d.dlq_reason));
         ing_publish_dead_letter(pub, &it->d, m->payload ? m->payload : "", m->len);
     }
     return true;

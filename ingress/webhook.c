@@ -66,14 +66,17 @@ static void log_delivery(const char *guid, const char *event, const struct ing_e
 {
     double ms = (double)(dai_mono_us() - started_us) / 1000.0;
     enum dai_log_level lvl = status >= 500 ? DAI_LOG_WARN : DAI_LOG_INFO;
+    char action[ING_ACTION_MAX + 8], key[DAI_LOG_VALUE_MAX];
 
     if (!dai_log_enabled(lvl))
         return;
+    /* action and key come from the payload: quoted when they would not stay
+     * one field (GUID and event are validated or sanitised already). */
     dai_log(lvl, "delivery delivery_id=%s event=%s action=%s key=%s status=%u outcome=%s "
-            "latency_ms=%.2f%s%s%s", guid && *guid ? guid : "-", event,
-            info && info->action[0] ? info->action : "-",
-            info && info->key_len ? info->key : "-", status, outcome, ms,
-            why ? " error=\"" : "", why ? why : "", why ? "\"" : "");
+            "latency_ms=%.2f%s%s", guid && *guid ? guid : "-", event,
+            dai_log_value(action, sizeof(action), info && info->action[0] ? info->action : "-"),
+            dai_log_value(key, sizeof(key), info && info->key_len ? info->key : "-"), status,
+            outcome, ms, why ? " error=" : "", why ? why : "");
 }
 
 /* Answer d (from any thread): log the delivery line, count it, resume the

@@ -618,9 +618,11 @@ static int run(struct dai_github *gh, struct inst *in, const char *kind,
         case DAI_GH_RETRY_TRANSIENT:
         case DAI_GH_RETRY_RATE: {
             const char *why = wait_reason(v, &resp->meta);
+            char xq[DAI_LOG_VALUE_MAX]; /* curl's text has spaces: one quoted field */
+
             DAI_WARN("github request will be retried method=%s status=%ld reason=%s wait_ms=%lld%s%s",
                      method_name(method), resp->status, why, wait, xerr[0] ? " error=" : "",
-                     xerr);
+                     xerr[0] ? dai_log_value(xq, sizeof(xq), xerr) : "");
             count_wait(gh, why, wait);
             resp->waits++;
             if (!pause_ms(wait)) {

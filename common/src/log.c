@@ -502,6 +502,63 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/*---- values from outside -----------------------------------------------*/
+
+static bool plain_byte(unsigned char c)
+{
+    return c > 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
+const char *dai_log_value(char *out, size_t n, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len, w = 0, i;
+    bool plain;
+
+    if (n < 3) {
+        if (n)
+            out[0] = '\0';
+        return out;
+    }
+    if (!s)
+        s = "-";
+    len = strlen(s);
+    plain = len > 0;
+    for (i = 0; i < len && plain; i++)
+        plain = plain_byte((unsigned char)s[i]);
+    if (plain && len < n) {
+        memcpy(out, s, len + 1);
+        return out;
+    }
+    /* Room is kept for the closing quote and the NUL; an escape that does
+     * not fit is dropped whole, so the quoting always balances. */
+    out[w++] = '"';
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[4];
+        size_t k = 0;
+
+        if (c == '"' || c == '\\') {
+            e[k++] = '\\';
+            e[k++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            e[k++] = '\\';
+            e[k++] = 'x';
+            e[k++] = hex[c >> 4];
+            e[k++] = hex[c & 15];
+        } else {
+            e[k++] = (char)c;
+        }
+        if (w + k + 2 > n)
+            break;
+        memcpy(out + w, e, k);
+        w += k;
+    }
+    out[w++] = '"';
+    out[w] = '\0';
+    return out;
+}
+
 /*---- dai_log ------------------------------------------------------------*/
 
 void dai_log(enum dai_log_level level, const char *fmt, ...)

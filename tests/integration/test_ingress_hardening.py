@@ -131,3 +131,30 @@ def test_unmappable_delivery_is_dead_lettered_not_lost(broker, topics):
         assert consume(broker.bootstrap, topics["KAFKA_TOPIC_RAW_ISSUES"]) == []
     finally:
         assert d.stop() == 0
+
+
+def test_json_log_fields_cannot_be_injected_from_a_delivery(broker, topics):
+    d = start_ingress(broker, topics, LOG_FORMAT="json")
+    try:
+        payload = json.loads(load_fixture("issues.opened.json"))
+        payload["action"] = 'opened level=error injected=yes'
+        payload["repository"]["full_name"] = 'testorg/test repo" status=999 injected="1'
+        body = json.dumps(payload).encode()
+        guid = str(uuid.uuid4())
+        st, _, resp = post(d, "issues", body, delivery=guid)
+        assert st == 202, resp
+
+        def line():
+            for raw in d.logs().splitlines():
+                if raw.startswith("{") and guid in raw and "status" in raw:
+                    return json.loads(raw)
+            return None
+        entry = wait_for(line, timeout=10, what="the delivery's JSON log line")
+        assert entry["msg"] == "delivery", entry
+        assert "injected" not in entry and "_level" not in entry, entry
+        assert entry["action"] == payload["action"]
+        assert entry["key"] == payload["repository"]["full_name"] + ":issue:123"
+        assert entry["status"] == "202" and entry["delivery_id"] == guid
+        assert entry["level"] == "info"
+    finally:
+        assert d.stop() == 0

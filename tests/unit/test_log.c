@@ -185,6 +185,59 @@ static void test_log_json_only_trailing_pairs_are_fields(void **state)
     json_decref(v);
 }
 
+/* Values from requests go through dai_log_value: whatever they contain, the
+ * line keeps exactly the fields the caller wrote, each with the whole value. */
+static void test_log_value_cannot_inject_fields(void **state)
+{
+    static const char *const hostile[] = {
+        "opened level=error injected=yes", "x\" injected=\"1", "a\\\" b=c", "tab\tb=1",
+        "new\nline=2", "\"", "", "plain-value_1.2", "caf\xc3\xa9 cr\xc3\xa8me",
+    };
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        char a[DAI_LOG_VALUE_MAX], k[DAI_LOG_VALUE_MAX];
+        json_t *v;
+        const char *got;
+
+        unlink(f->path);
+        assert_int_equal(dai_log_init("svc", "info", "json", f->path), 0);
+        DAI_INFO("delivery action=%s key=%s status=%u", dai_log_value(a, sizeof(a), hostile[i]),
+                 dai_log_value(k, sizeof(k), hostile[i]), 202u);
+        v = json_line(f->path);
+        /* ts, level, service, msg + exactly our three fields. */
+        assert_int_equal(json_object_size(v), 7);
+        assert_null(json_object_get(v, "injected"));
+        assert_string_equal(json_string_value(json_object_get(v, "status")), "202");
+        got = json_string_value(json_object_get(v, "action"));
+        assert_non_null(got);
+        assert_string_equal(json_string_value(json_object_get(v, "key")), got);
+        /* Printable values come back exactly; control bytes as \xHH. */
+        if (!strpbrk(hostile[i], "\t\n"))
+            assert_string_equal(got, hostile[i][0] ? hostile[i] : "");
+        json_decref(v);
+        dai_log_shutdown();
+    }
+}
+
+static void test_log_value_quoting_and_cut(void **state)
+{
+    char out[16];
+
+    (void)state;
+    assert_string_equal(dai_log_value(out, sizeof(out), "opened"), "opened");
+    assert_string_equal(dai_log_value(out, sizeof(out), NULL), "-");
+    assert_string_equal(dai_log_value(out, sizeof(out), ""), "\"\"");
+    assert_string_equal(dai_log_value(out, sizeof(out), "a b"), "\"a b\"");
+    assert_string_equal(dai_log_value(out, sizeof(out), "a\"b\\"), "\"a\\\"b\\\\\"");
+    assert_string_equal(dai_log_value(out, sizeof(out), "a\x01"), "\"a\\x01\"");
+    /* Too long: cut, still one balanced quoted value. */
+    assert_string_equal(dai_log_value(out, sizeof(out), "0123456789abcdefgh"),
+                        "\"0123456789abc\"");
+    assert_string_equal(dai_log_value(out, sizeof(out), "0123456789abc\"d"),
+                        "\"0123456789abc\"");
+}
+
 static void test_log_json_reserved_and_duplicate_keys(void **state)
 {
     struct fixture *f = *state;
@@ -411,6 +464,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_text_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_level_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_json_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_value_cannot_inject_fields, setup, teardown),
+        cmocka_unit_test(test_log_value_quoting_and_cut),
         cmocka_unit_test_setup_teardown(test_log_json_only_trailing_pairs_are_fields, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_log_json_reserved_and_duplicate_keys, setup, teardown),

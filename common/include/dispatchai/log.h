@@ -7,6 +7,7 @@
 
 #include <dispatchai/err.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum dai_log_level { DAI_LOG_DEBUG = 0, DAI_LOG_INFO, DAI_LOG_WARN, DAI_LOG_ERROR };
 enum dai_log_format { DAI_LOG_TEXT = 0, DAI_LOG_JSON };
@@ -27,6 +28,16 @@ bool dai_log_enabled(enum dai_log_level level);
 
 /* Write one line. Never call from a signal handler. */
 void dai_log(enum dai_log_level level, const char *fmt, ...) DAI_PRINTF(2, 3);
+
+/* A value from outside (a request, a payload, a peer's message) made safe to
+ * log as the value of one key=value field, so it can never end the field
+ * early and add fields of its own (JSON mode splits fields at spaces): a
+ * non-empty value without whitespace, control bytes, '"' or '\\' is copied
+ * as it is; anything else is written "quoted" with '"' and '\\' escaped and
+ * control bytes as \xHH, cut (between escapes) to fit out[n]. Log it as
+ * key=%s, never inside quotes of your own. s NULL logs as "-". Returns out. */
+const char *dai_log_value(char *out, size_t n, const char *s);
+#define DAI_LOG_VALUE_MAX 256 /* a buffer size that fits most values */
 
 /* Mask every later occurrence of this value (copied) in log lines with "***".
  * Values shorter than 4 bytes are ignored. For API keys, webhook secrets, tokens. */
