@@ -22,19 +22,6 @@
 
 /*---- small helpers -------------------------------------------------------*/
 
-/* Copy s into out as the inside of a "quoted" log value (\" and \\). */
-static const char *quote(const char *s, char *out, size_t n)
-{
-    size_t j = 0;
-
-    for (; s && *s && j + 2 < n; s++) {
-        if (*s == '"' || *s == '\\')
-            out[j++] = '\\';
-        out[j++] = (*s == '\n' || *s == '\r') ? ' ' : *s;
-    }
-    out[j] = '\0';
-    return out;
-}
 /* Log a client error, at DEBUG when the same code was logged recently. */
 void dai__kafka_log_client_error(struct kclient *k, enum dai_log_level level,
                                  rd_kafka_resp_err_t err,
@@ -66,8 +53,8 @@ void dai__kafka_log_client_error(struct kclient *k, enum dai_log_level level,
         level = DAI_LOG_DEBUG;
     if (!dai_log_enabled(level))
         return;
-    dai_log(level, "%s client=%s code=%s reason=\"%s\"", what, k->name, rd_kafka_err2name(err),
-            quote(reason, q, sizeof(q)));
+    dai_log(level, "%s client=%s code=%s reason=%s", what, k->name, rd_kafka_err2name(err),
+            dai_log_value(q, sizeof(q), reason));
 }
 
 /*---- callbacks -----------------------------------------------------------*/
@@ -81,8 +68,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
 
         dai_metric_add(k->m_errors, 1, k->name, rd_kafka_err2name(orig));
-        dai_log(DAI_LOG_ERROR, "kafka fatal error, stopping client=%s code=%s reason=\"%s\"",
-                k->name, rd_kafka_err2name(orig), quote(buf, q, sizeof(q)));
+        dai_log(DAI_LOG_ERROR, "kafka fatal error, stopping client=%s code=%s reason=%s",
+                k->name, rd_kafka_err2name(orig), dai_log_value(q, sizeof(q), buf));
         dai_lifecycle_request_stop("kafka fatal error");
         return;
     }
@@ -111,8 +98,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         l = DAI_LOG_DEBUG;
     if (!dai_log_enabled(l))
         return;
-    dai_log(l, "kafka log client=%s facility=%s msg=\"%s\"", rd_kafka_name(rk), fac,
-            quote(buf, q, sizeof(q)));
+    dai_log(l, "kafka log client=%s facility=%s msg=%s", rd_kafka_name(rk), fac,
+            dai_log_value(q, sizeof(q), buf));
 }
 
 static int64_t jint(const json_t *obj, const char *key, int64_t def)
