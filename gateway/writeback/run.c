@@ -515,6 +515,13 @@ static enum outcome handle(struct gw_writeback *w, const rd_kafka_message_t *m)
     inst = dai_json_int(json_object_get(ev, "installation"), "id", 0);
     if (!inst && latest)
         inst = dai_json_int(json_object_get(latest, "installation"), "id", 0);
+    /* An App acts through an installation; a repository webhook carries
+     * none, and retrying cannot conjure one up. */
+    if (!inst && dai_github_auth_mode(&w->wb->api) == DAI_GH_AUTH_APP &&
+        !(w->wb->api.installation_id && w->wb->api.installation_id[0])) {
+        count(w, "no_installation");
+        goto done;
+    }
     gw_wb_desired(w->wb, &eff, &desired);
     for (int attempt = 0;; attempt++) {
         bool wrote;

@@ -204,6 +204,16 @@ def test_dry_run_writes_nothing(broker, topics, fake_github):
         assert fake.labels(REPO, 5) == ["help wanted"]
         assert 'would add label "priority: ' in s.gateway.logs()
         assert f'to {REPO}#5' in s.gateway.logs()
+        # A repository webhook carries no installation: skipped, not retried.
+        fake.issue(REPO, 6)
+        p = opened(6, "App crashes with a segfault when saving")
+        del p["installation"]
+        st, _, _ = s.deliver("issues", p)
+        assert st == 202
+        daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total",
+                                        outcome="no_installation") == 1,
+                         what="event without installation skipped")
+        assert not [r for r in fake.requests() if "/issues/6" in r["path"]]
     finally:
         s.stop()
 
@@ -239,5 +249,57 @@ def test_retry_after_and_replay_writes_nothing_twice(broker, topics, fake_github
                          >= n_enriched, what="replay handled")
         assert len(writes(fake)) == n_writes
         assert removed not in fake.labels(REPO, 9)
+    finally:
+        s.stop()
+
+
+def test_writeback_figures(broker, topics, fake_github):
+    """One run's numbers: 20 issues written, GitHub requests per issue, token
+    requests, retry waits (one secondary limit injected), echoes handled."""
+    from stack import record
+    fake, key = fake_github
+    s = start(broker, topics, fake, key)
+    n = 20
+    titles = ["App crashes with a segfault when saving", "Add dark mode to the settings page",
+              "Docs: the install guide misses a step", "How do I configure the proxy?",
+              "XSS in the comment preview"]
+    try:
+        for i in range(n):
+            fake.issue(REPO, 100 + i, labels=["needs triage"] if i % 2 else [])
+        fake.control(secondary_next=1, secondary_retry_after=1)
+        t0 = time.monotonic()
+        for i in range(n):
+            st, _, _ = s.deliver("issues", opened(100 + i, f"{titles[i % 5]} ({i})"))
+            assert st == 202
+        daitest.wait_for(lambda: all(any(l.startswith("priority: ") for l in fake.labels(REPO, 100 + i))
+                                     for i in range(n)), timeout=120, what="all issues labelled")
+        elapsed = time.monotonic() - t0
+        written = metric(s.gateway, "dai_gateway_writeback_events_total", outcome="written")
+        daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total",
+                                        outcome="own_echo") >= 2 * n, timeout=120,
+                         what="every echo seen")
+        reqs = fake.requests()
+        api = [r for r in reqs if r["path"].startswith("/repos/")]
+        tokens = [r for r in reqs if r["path"].endswith("/access_tokens")]
+        figures = {
+            "issues": n, "issues_written": int(written),
+            "github_requests": len(api),
+            "requests_per_issue": round(len(api) / n, 2),
+            "reads_per_issue": round(len([r for r in api if r["method"] == "GET"]) / n, 2),
+            "writes_per_issue": round(len([r for r in api if r["method"] != "GET"]) / n, 2),
+            "token_requests": len(tokens),
+            "retry_waits": int(metric(s.gateway, "dai_github_retry_waits_total")),
+            "retry_wait_seconds": metric(s.gateway, "dai_github_retry_wait_seconds_total"),
+            "echo_webhooks_without_requests": int(metric(s.gateway,
+                                                         "dai_gateway_writeback_events_total",
+                                                         outcome="own_echo")),
+            "seconds_to_label_all": round(elapsed, 1),
+        }
+        print("writeback figures:", json.dumps(figures))
+        record("github_writeback", **figures)
+        assert written == n and len(tokens) == 1
+        assert figures["retry_waits"] == 1
+        # The echoes cost nothing: every request is accounted for by the issues.
+        assert len([r for r in api if r["method"] != "GET"]) == n
     finally:
         s.stop()
