@@ -17,8 +17,10 @@ bool gw_origin_allowed(const struct gw_config *cfg, const char *origin);
  * The header values are borrowed from req. */
 size_t gw_cors_headers(const struct gw_config *cfg, struct dai_http_request *req,
                        struct dai_http_header *hdrs);
-/* May a browser page from origin open /ws? host is the request's Host
- * header (may be NULL). */
-bool gw_ws_origin_allowed(const struct gw_config *cfg, const char *origin, const char *host);
+/* May a browser page from origin (its Origin header) open /ws? Yes for
+ * gateway.cors_origins, gateway.public_urls, and http://127.0.0.1, localhost
+ * or [::1] (or the http.bind address) at http.port; no for anything else —
+ * the Host header is never trusted (DNS rebinding chooses it). */
+bool gw_ws_origin_allowed(const struct gw_config *cfg, const char *origin);
 
 #endif

@@ -24,6 +24,10 @@ static const struct dai_opt gw_opts[] = {
      "name:token:scope+scope,... (replaces gateway.tokens when set; scopes read, write)"},
     {"gateway.cors_origins", "GATEWAY_CORS_ORIGINS", NULL, DAI_OPT_STRLIST, NULL,
      O(cors_origins), 0, 0, 0, "Origins allowed cross-origin (\"*\" = any; empty = none)"},
+    {"gateway.public_urls", "GATEWAY_PUBLIC_URLS", NULL, DAI_OPT_STRLIST, NULL, O(public_urls),
+     0, 0, 0,
+     "URLs browsers reach this gateway at (https://triage.example.com); pages from there may "
+     "open /ws. Loopback on http.port always may"},
     {"gateway.max_request_body", "GATEWAY_MAX_REQUEST_BODY", NULL, DAI_OPT_SIZE, "16KiB",
      O(max_request_body), 256, 1 << 20, 0, "Largest correction request body (413 beyond)"},
     {"gateway.corrections_per_minute", "GATEWAY_CORRECTIONS_PER_MINUTE", NULL, DAI_OPT_INT, "120",

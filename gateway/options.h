@@ -18,6 +18,7 @@ struct gw_config {
     bool public_read;               /* gateway.public_read / GATEWAY_PUBLIC_READ */
     char *api_tokens;               /* gateway.api_tokens / GATEWAY_API_TOKENS (secret) */
     struct dai_strlist cors_origins;/* gateway.cors_origins / GATEWAY_CORS_ORIGINS */
+    struct dai_strlist public_urls; /* gateway.public_urls / GATEWAY_PUBLIC_URLS */
     size_t max_request_body;        /* gateway.max_request_body */
     int corrections_per_minute;     /* gateway.corrections_per_minute (0 = no limit) */
     int correction_timeout_ms;      /* gateway.correction_timeout */

@@ -209,7 +209,9 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
                       : status == 426 ? "upgrade_required" : "bad_handshake", err);
         goto done;
     }
-    if (origin && !gw_ws_origin_allowed(app->cfg, origin, dai_http_header(req, "Host"))) {
+    /* Browsers always send Origin; other clients usually do not and are
+     * left to the token check. */
+    if (origin && !gw_ws_origin_allowed(app->cfg, origin)) {
         rc = ws_error(req, 403, "origin_forbidden", "this Origin may not open a WebSocket");
         goto done;
     }

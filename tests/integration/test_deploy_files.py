@@ -63,7 +63,8 @@ def test_compose_redpanda_one_node_dev_container_with_both_listeners(compose):
     assert "internal://0.0.0.0:9092" in cmd and "external://0.0.0.0:19092" in cmd
     assert "internal://redpanda:9092" in cmd and "external://localhost:19092" in cmd
     ports = {interpolate(p) for p in rp["ports"]}
-    assert ports == {"19092:19092", "18081:18081", "18082:18082", "9644:9644"}
+    assert ports == {"127.0.0.1:19092:19092", "127.0.0.1:18081:18081", "127.0.0.1:18082:18082",
+                     "127.0.0.1:9644:9644"}
     assert "--schema-registry-addr=internal://0.0.0.0:8081,external://0.0.0.0:18081" in cmd
     assert "--pandaproxy-addr=internal://0.0.0.0:8082,external://0.0.0.0:18082" in cmd
     assert any(v.endswith(":/var/lib/redpanda/data") for v in rp["volumes"])
@@ -72,7 +73,7 @@ def test_compose_redpanda_one_node_dev_container_with_both_listeners(compose):
     # A changed host port is advertised too, or clients would be sent to the wrong port.
     moved = " ".join(interpolate(c, {"DEV_KAFKA_PORT": "29092"}) for c in rp["command"])
     assert "external://localhost:29092" in moved
-    assert interpolate(rp["ports"][0], {"DEV_KAFKA_PORT": "29092"}) == "29092:19092"
+    assert interpolate(rp["ports"][0], {"DEV_KAFKA_PORT": "29092"}) == "127.0.0.1:29092:19092"
 
 
 def test_compose_topic_init_creates_the_topics_once_redpanda_is_healthy(compose):
@@ -102,15 +103,22 @@ def test_compose_daemon_service(compose, daemon):
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
     port_var = f"{daemon.upper()}_PORT"
     assert env[port_var] == str(port)
-    assert {interpolate(p) for p in s["ports"]} == {f"{port}:{port}"}
-    assert interpolate(s["ports"][0], {f"DEV_{daemon.upper()}_PORT": "18000"}) == f"18000:{port}"
+    # Published on loopback only: dev defaults (public reads) stay off the network.
+    assert {interpolate(p) for p in s["ports"]} == {f"127.0.0.1:{port}:{port}"}
+    moved = {f"DEV_{daemon.upper()}_PORT": "18000"}
+    assert interpolate(s["ports"][0], moved) == f"127.0.0.1:18000:{port}"
     hc = " ".join(s["healthcheck"]["test"])
     assert f"http://127.0.0.1:{port}/ready" in hc
     wanted = {"ingress": ["GITHUB_WEBHOOK_SECRET"],
               "classifier": ["LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL"],
               "gateway": ["GATEWAY_API_TOKENS", "GATEWAY_PUBLIC_READ"]}[daemon]
     assert set(wanted) <= set(env)
-    assert env.get("GATEWAY_PUBLIC_READ", "true") == "true"
+    if daemon == "gateway":
+        # Public reads stay the dev default, but only the dashboard's own address (as the
+        # browser sees it, with a moved host port too) may open /ws from a web page.
+        assert env["GATEWAY_PUBLIC_READ"] == "true"
+        urls = interpolate(s["environment"]["GATEWAY_PUBLIC_URLS"], moved).split(",")
+        assert urls == ["http://localhost:18000", "http://127.0.0.1:18000"]
     # Every variable compose sets must be one the daemon reads.
     text = help_text(daemon)
     for var in env:
@@ -122,7 +130,7 @@ def test_compose_console_is_optional_on_8080(compose):
     assert c["profiles"] == ["console"]
     assert c["container_name"].startswith("dispatchai-")
     assert re.fullmatch(r"redpandadata/console:v\d+\.\d+\.\d+", c["image"])
-    assert [interpolate(p) for p in c["ports"]] == ["8080:8080"]
+    assert [interpolate(p) for p in c["ports"]] == ["127.0.0.1:8080:8080"]
     assert env_of(c)["KAFKA_BROKERS"] == "redpanda:9092"
     for name, s in compose["services"].items():
         assert s["container_name"].startswith("dispatchai-"), name
@@ -269,7 +277,7 @@ def test_compose_cluster_override_three_redpanda_nodes(compose, cluster_override
         assert f"--rpc-addr={name}:33145" in cmd and f"--advertise-rpc-addr={name}:33145" in cmd
         assert f"internal://{name}:9092" in cmd
         ext = re.search(r"external://localhost:(\d+)", cmd).group(1)
-        assert f"external://0.0.0.0:{ext}" in cmd and s["ports"] == [f"{ext}:{ext}"]
+        assert f"external://0.0.0.0:{ext}" in cmd and s["ports"] == [f"127.0.0.1:{ext}:{ext}"]
         host_ports.add(ext)
         assert s["depends_on"]["redpanda"]["condition"] == "service_healthy"
         assert "rpk cluster health" in " ".join(s["healthcheck"]["test"])

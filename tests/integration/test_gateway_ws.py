@@ -49,14 +49,15 @@ def num(msg):
 class Raw:
     """A minimal hand-rolled WebSocket client for frames libraries refuse to send."""
 
-    def __init__(self, port, query="token=read-token-123", rcvbuf=None, headers=""):
+    def __init__(self, port, query="token=read-token-123", rcvbuf=None, headers="", host=None):
         self.s = socket.socket()
         if rcvbuf:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.s.settimeout(10)
         self.s.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        host = host or f"127.0.0.1:{port}"
+        self.s.sendall((f"GET /ws?{query} HTTP/1.1\r\nHost: {host}\r\n"
                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                         f"{headers}\r\n").encode())
@@ -374,18 +375,40 @@ def test_ws_batch_delay_holds_updates_and_sends_them_together(broker, topics):
         assert g.stop() == 0
 
 
+def ws_status(g, origin=None, host=None, query="token=read-token-123"):
+    r = Raw(g.port, query=query, headers=f"Origin: {origin}\r\n" if origin else "", host=host)
+    r.close()
+    return r.status
+
+
 def test_ws_origin_policy(broker, topics):
     ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
-    g = gateway(broker, topics, env={"GATEWAY_CORS_ORIGINS": "https://dash.example"}).start()
+    g = gateway(broker, topics, env={"GATEWAY_CORS_ORIGINS": "https://dash.example",
+                                     "GATEWAY_PUBLIC_URLS": "https://triage.example/"}).start()
     try:
-        def status(origin):
-            r = Raw(g.port, headers=f"Origin: {origin}\r\n")
-            r.close()
-            return r.status
-        assert status("https://evil.example") == 403
-        assert status("https://dash.example") == 101
-        # The dashboard served by the gateway itself: same origin.
-        assert status(f"http://127.0.0.1:{g.port}") == 101
+        assert ws_status(g, "https://evil.example") == 403
+        assert ws_status(g, "https://dash.example") == 101
+        assert ws_status(g, "https://triage.example") == 101
+        # The dashboard served by the gateway itself, opened on this machine.
+        assert ws_status(g, f"http://127.0.0.1:{g.port}") == 101
+        assert ws_status(g, f"http://localhost:{g.port}") == 101
+        # DNS rebinding: the attacker's name resolves to us, and Host agrees with Origin.
+        assert ws_status(g, f"http://rebind.example:{g.port}", host=f"rebind.example:{g.port}") == 403
+    finally:
+        assert g.stop() == 0
+
+
+def test_ws_origin_refused_by_default_on_a_public_read_gateway(broker, topics):
+    """No cors list, no public URL, reads without a token (the dev compose): a web page from
+    elsewhere must not read the live feed, with or without DNS rebinding."""
+    ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
+    g = gateway(broker, topics, env={"GATEWAY_PUBLIC_READ": "true"}).start()
+    try:
+        assert ws_status(g, "http://evil.example") == 403
+        assert ws_status(g, f"http://evil.example:{g.port}", host=f"evil.example:{g.port}") == 403
+        assert ws_status(g, "null") == 403
+        assert ws_status(g, f"http://127.0.0.1:{g.port}") == 101
+        assert ws_status(g, query="") == 101  # not a browser, no token: public reads alone
     finally:
         assert g.stop() == 0
 
