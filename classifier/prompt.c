@@ -10,6 +10,7 @@
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
+#include <dispatchai/utf8.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,18 +50,12 @@ int cls_read_file(const char *path, size_t max, char **out)
 
 char *cls_truncate_utf8(const char *s, size_t len, int max_chars)
 {
-    size_t i = 0;
-    int chars = 0;
+    size_t i;
     char *out;
 
     if (!s)
         s = "";
-    while (i < len && chars < max_chars) {
-        i++;
-        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-        chars++;
-    }
+    i = dai_utf8_head(s, len, max_chars > 0 ? (size_t)max_chars : 0);
     out = malloc(i + 4);
     if (!out)
         return NULL;

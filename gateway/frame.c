@@ -4,7 +4,7 @@
  * are touched only by the fan-out thread (see gateway.h). */
 #include "frame.h"
 
-#include "text.h"
+#include <dispatchai/utf8.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +91,7 @@ struct gw_frame *gw_frame_close(uint16_t code, const char *reason)
     size_t rl = reason ? strlen(reason) : 0;
 
     if (rl > sizeof(p) - 2)
-        rl = gw_utf8_cut(reason, rl, sizeof(p) - 2);
+        rl = dai_utf8_cut(reason, rl, sizeof(p) - 2);
     p[0] = (unsigned char)(code >> 8);
     p[1] = (unsigned char)code;
     if (rl)

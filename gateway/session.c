@@ -9,9 +9,8 @@
  * threads, no timers. */
 #include "session.h"
 
-#include "text.h"
-
 #include <dispatchai/clock.h>
+#include <dispatchai/utf8.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -315,7 +314,7 @@ static void end_control(struct gw_session *s)
                 fail(s, 1002, "invalid close code");
                 return;
             }
-            if (!gw_utf8_valid(s->ctl + 2, s->ctl_len - 2)) {
+            if (!dai_utf8_valid(s->ctl + 2, s->ctl_len - 2)) {
                 fail(s, 1007, "close reason is not UTF-8");
                 return;
             }
@@ -354,7 +353,7 @@ static void end_data(struct gw_session *s)
         fail(s, 1003, "binary messages are not supported");
         return;
     }
-    if (!gw_utf8_valid(s->msg, s->msg_len)) {
+    if (!dai_utf8_valid(s->msg, s->msg_len)) {
         fail(s, 1007, "text message is not valid UTF-8");
         return;
     }

@@ -10,6 +10,7 @@
 #include <dispatchai/buf.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
+#include <dispatchai/utf8.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -319,7 +320,7 @@ static int cut_body(json_t *obj, size_t max)
     len = json_string_length(b);
     if (len <= max)
         return 0;
-    cut = gw_utf8_cut(v, len, max);
+    cut = dai_utf8_cut(v, len, max);
     if (json_object_set_new(obj, "body", json_stringn(v, cut)) ||
         json_object_set_new(obj, "body_truncated", json_true()))
         return -ENOMEM;

@@ -1,65 +1,9 @@
-/* Small pure text helpers the gateway needs in several places: UTF-8
- * validation and safe cutting, RFC 3339 parsing, ASCII case folding, a stable
- * 64-bit hash, base64url and strict integer parsing. No allocation, no I/O. */
+/* Small pure text helpers the gateway needs in several places: RFC 3339
+ * parsing, ASCII case folding, a stable 64-bit hash, base64url and strict
+ * integer parsing. No allocation, no I/O. */
 #include "text.h"
 
 #include <string.h>
-
-bool gw_utf8_valid(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong */
-            else if (c == 0xED)
-                hi = 0x9F; /* UTF-16 surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xF4)
-                hi = 0x8F; /* above U+10FFFF */
-        } else {
-            return false;
-        }
-        if (n - i <= need)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-        i += need + 1;
-    }
-    return true;
-}
-
-size_t gw_utf8_cut(const char *s, size_t n, size_t max)
-{
-    size_t len;
-
-    if (n <= max)
-        return n;
-    len = max;
-    /* Back up over continuation bytes to the start of the cut character. */
-    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-        len--;
-    return len;
-}
 
 static int digits(const char *s, int n, int *out)
 {

@@ -1,5 +1,6 @@
-/* Small pure helpers of the gateway: UTF-8 checks, RFC 3339 times, hashing,
- * base64url, title bigram signatures, strict decimals. No state, no I/O. */
+/* Small pure helpers of the gateway: RFC 3339 times, hashing, base64url,
+ * title bigram signatures, strict decimals (UTF-8 is common's utf8.h). No
+ * state, no I/O. */
 #ifndef DISPATCHAI_GW_TEXT_H
 #define DISPATCHAI_GW_TEXT_H
 
@@ -9,11 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* True if [p, p+n) is well-formed UTF-8 (no overlongs, surrogates or code
- * points above U+10FFFF) — what RFC 6455 requires of text frames. */
-bool gw_utf8_valid(const void *p, size_t n);
-/* Largest length <= max that does not cut a UTF-8 sequence of s[0..n). */
-size_t gw_utf8_cut(const char *s, size_t n, size_t max);
 /* RFC 3339 timestamp ("2026-01-02T03:04:05.678Z", "+02:00" offsets) to Unix
  * milliseconds. 0 or DAI_EPARSE. */
 DAI_MUST_CHECK int gw_parse_time_ms(const char *s, int64_t *out);

@@ -7,6 +7,7 @@
 #include "extract.h"
 
 #include <dispatchai/hex.h>
+#include <dispatchai/utf8.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -203,41 +204,18 @@ static long hex4(const unsigned char *p)
     return v;
 }
 
-/* One UTF-8 sequence starting at a byte >= 0x80: well-formed per RFC 3629
- * (no overlongs, no UTF-16 surrogates, nothing above U+10FFFF). */
+/* One UTF-8 sequence starting at a byte >= 0x80 (common's utf8.h). */
 static int utf8_seq(struct scan *s)
 {
-    const unsigned char *p = s->p;
-    size_t left = (size_t)(s->end - p);
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    int n;
+    int n = dai_utf8_seq(s->p, (size_t)(s->end - s->p));
 
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 2;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 3;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    if (n == DAI_UTF8_BAD_LEAD)
         return fail_at(s, "invalid UTF-8 lead byte");
-    }
-    if (left < (size_t)n + 1)
+    if (n == DAI_UTF8_TRUNCATED)
         return fail_at(s, "truncated UTF-8 sequence");
-    if (p[1] < lo || p[1] > hi)
+    if (n < 0)
         return fail_at(s, "invalid UTF-8 sequence");
-    for (int i = 2; i <= n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return fail_at(s, "invalid UTF-8 sequence");
-    s->p += n + 1;
+    s->p += n;
     return 0;
 }
 

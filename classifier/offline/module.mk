@@ -21,8 +21,9 @@ $(CLS_OFFLINE_LIB): $(CLS_OFFLINE_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-# The trainer needs only the offline library and libm, not libdispatchai.
-$(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJS) $(CLS_OFFLINE_LIB)
+# The trainer needs the offline library, libm and, from libdispatchai, only
+# leaf modules (utf8.o): nothing of the daemons' libraries is linked in.
+$(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJS) $(CLS_OFFLINE_LIB) $(LIBDAI)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 

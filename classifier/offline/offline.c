@@ -7,6 +7,8 @@
 #include "model.h"
 #include "signals.h"
 
+#include <dispatchai/utf8.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -86,39 +88,6 @@ void cls_offline_ws_free(struct cls_offline_ws *ws)
 
 /*---- text helpers -----------------------------------------------------------*/
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (n < k || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return k;
-}
-
 /* Bounded, always NUL-terminated string builder that keeps its content
  * valid UTF-8: invalid bytes become '?', control characters a space, and a
  * multi-byte character is never cut. */
@@ -143,11 +112,12 @@ static void sb_text(struct sb *b, const char *s, size_t n)
     size_t i = 0;
 
     while (i < n && !b->full) {
-        size_t k = utf8_len(u + i, n - i);
+        int seq = dai_utf8_seq(u + i, n - i);
+        size_t k = seq > 0 ? (size_t)seq : 1;
         char rep = 0;
-        if (k == 0) {
+
+        if (seq < 0) {
             rep = '?';
-            k = 1;
         } else if (k == 1 && (u[i] < 0x20 || u[i] == 0x7f)) {
             rep = ' ';
         }

@@ -5,6 +5,7 @@
 #include <dispatchai/clock.h>
 #include <dispatchai/events.h>
 #include <dispatchai/json.h>
+#include <dispatchai/utf8.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -84,13 +85,8 @@ int dai_source_parse(const char *s)
  * truncated string is still valid UTF-8 for jansson. */
 static void copy_utf8(char *dst, size_t n, const char *src)
 {
-    size_t len = strlen(src);
+    size_t len = dai_utf8_cut(src, strlen(src), n - 1);
 
-    if (len >= n) {
-        len = n - 1;
-        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
-            len--;
-    }
     memcpy(dst, src, len);
     dst[len] = '\0';
 }

@@ -6,6 +6,7 @@
 #include <dispatchai/buf.h>
 #include <dispatchai/clock.h>
 #include <dispatchai/log.h>
+#include <dispatchai/utf8.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -238,40 +239,6 @@ static void cut_secret_prefix(struct dai_buf *b)
 
 /*---- line building ------------------------------------------------------*/
 
-/* Length of a valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f; /* no UTF-16 surrogates */
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    }
-    return need;
-}
-
 /* JSON string body (no quotes); invalid UTF-8 becomes U+FFFD. */
 static int json_escape(struct dai_buf *b, const char *s, size_t n)
 {
@@ -279,7 +246,6 @@ static int json_escape(struct dai_buf *b, const char *s, size_t n)
 
     for (size_t i = 0; i < n && !rc;) {
         unsigned char c = (unsigned char)s[i];
-        size_t k;
 
         if (c == '"' || c == '\\') {
             char e[2] = { '\\', (char)c };
@@ -290,10 +256,11 @@ static int json_escape(struct dai_buf *b, const char *s, size_t n)
             rc = dai_buf_appendf(b, "\\u%04x", c);
             i++;
         } else {
-            k = utf8_seq((const unsigned char *)s + i, n - i);
-            if (k) {
-                rc = dai_buf_append(b, s + i, k);
-                i += k;
+            int k = dai_utf8_seq(s + i, n - i);
+
+            if (k > 0) {
+                rc = dai_buf_append(b, s + i, (size_t)k);
+                i += (size_t)k;
             } else {
                 rc = dai_buf_append(b, "\\ufffd", 6);
                 i++;

@@ -1,6 +1,5 @@
-/* Unit tests for gateway/text.c: UTF-8 validation as RFC 6455 needs it
- * (overlongs, surrogates, truncation, > U+10FFFF), UTF-8-safe cuts, RFC 3339
- * parsing, base64url, strict integers and the stable key hash. */
+/* Unit tests for gateway/text.c: RFC 3339 parsing, base64url, strict
+ * integers and the stable key hash. UTF-8 is common's (test_utf8.c). */
 #include "../../gateway/text.h"
 
 #include <setjmp.h>
@@ -10,51 +9,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-#define V(s) gw_utf8_valid(s, sizeof(s) - 1)
-
-static void test_gw_text_utf8_accepts_valid(void **state)
-{
-    (void)state;
-    assert_true(V(""));
-    assert_true(V("plain ascii"));
-    assert_true(V("h\xc3\xa9llo"));                 /* é */
-    assert_true(V("\xe2\x82\xac"));                 /* € */
-    assert_true(V("\xf0\x9f\x98\x80"));             /* emoji */
-    assert_true(V("\xed\x9f\xbf"));                 /* U+D7FF, just below surrogates */
-    assert_true(V("\xf4\x8f\xbf\xbf"));             /* U+10FFFF */
-    assert_true(gw_utf8_valid("a\0b", 3));          /* NUL is a valid code point */
-}
-
-static void test_gw_text_utf8_rejects_invalid(void **state)
-{
-    (void)state;
-    assert_false(V("\x80"));                        /* lone continuation */
-    assert_false(V("\xc0\xaf"));                    /* overlong '/' */
-    assert_false(V("\xc1\xbf"));                    /* overlong */
-    assert_false(V("\xe0\x80\xaf"));                /* overlong 3-byte */
-    assert_false(V("\xf0\x80\x80\xaf"));            /* overlong 4-byte */
-    assert_false(V("\xed\xa0\x80"));                /* U+D800 surrogate */
-    assert_false(V("\xf4\x90\x80\x80"));            /* U+110000 */
-    assert_false(V("\xf5\x80\x80\x80"));
-    assert_false(V("\xff"));
-    assert_false(V("\xe2\x82"));                    /* truncated */
-    assert_false(V("ok\xc3"));                      /* truncated at the end */
-    assert_false(V("\xe2\x28\xa1"));                /* bad continuation */
-}
-
-static void test_gw_text_utf8_cut_keeps_characters(void **state)
-{
-    const char *s = "ab\xe2\x82\xac"; /* "ab€", 5 bytes */
-
-    (void)state;
-    assert_int_equal(gw_utf8_cut(s, 5, 10), 5);
-    assert_int_equal(gw_utf8_cut(s, 5, 5), 5);
-    assert_int_equal(gw_utf8_cut(s, 5, 4), 2); /* never half a € */
-    assert_int_equal(gw_utf8_cut(s, 5, 3), 2);
-    assert_int_equal(gw_utf8_cut(s, 5, 2), 2);
-    assert_int_equal(gw_utf8_cut(s, 5, 0), 0);
-}
 
 static void test_gw_text_parse_time(void **state)
 {
@@ -168,9 +122,6 @@ static void test_gw_text_bigram_sig_never_hides_a_match(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gw_text_utf8_accepts_valid),
-        cmocka_unit_test(test_gw_text_utf8_rejects_invalid),
-        cmocka_unit_test(test_gw_text_utf8_cut_keeps_characters),
         cmocka_unit_test(test_gw_text_parse_time),
         cmocka_unit_test(test_gw_text_b64url_round_trip),
         cmocka_unit_test(test_gw_text_parse_u64_is_strict),
