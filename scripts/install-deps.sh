@@ -45,6 +45,24 @@ install_llm() {
   exec 9>&-
 }
 
+# GitHub's published OpenAPI description (npm @octokit/openapi), against which the fake
+# GitHub's request and response shapes are checked (tests/integration/test_github_openapi.py).
+# In the cache, never in the repository.
+OPENAPI_DIR="${DISPATCHAI_CACHE:-$HOME/.cache/dispatchai}/octokit-openapi"
+OPENAPI_PKG=@octokit/openapi@23.0.2
+openapi_ok() { [[ -f $OPENAPI_DIR/.complete && "$(cat "$OPENAPI_DIR/.complete")" == "$OPENAPI_PKG" ]]; }
+install_openapi() {
+  mkdir -p "$OPENAPI_DIR"
+  exec 8>"$OPENAPI_DIR.lock"
+  flock -w 600 8 || { echo "install-deps: timed out waiting for $OPENAPI_DIR.lock" >&2; exit 1; }
+  if openapi_ok && [[ $mode != install ]]; then exec 8>&-; return 0; fi
+  command -v npm >/dev/null 2>&1 || { echo "install-deps: npm not found (for $OPENAPI_PKG)" >&2; exit 1; }
+  echo "install-deps: installing $OPENAPI_PKG into $OPENAPI_DIR"
+  npm install --prefix "$OPENAPI_DIR" --no-audit --no-fund --loglevel=error "$OPENAPI_PKG"
+  echo "$OPENAPI_PKG" >"$OPENAPI_DIR/.complete"
+  exec 8>&-
+}
+
 mode=install
 case "${1:-}" in
   --if-missing) mode=if-missing ;;
@@ -75,13 +93,15 @@ browser_dir="$here/../tests/browser"
 npm_ok=1
 [[ -d $browser_dir/node_modules/playwright-core ]] || npm_ok=0
 llm_ok && llm_installed=1 || llm_installed=0
+openapi_ok && openapi_installed=1 || openapi_installed=0
 
 if [[ $mode == check ]]; then
   ((${#missing[@]})) && echo "missing Debian packages: ${missing[*]}"
   ((jars_ok)) || echo "missing: Kafka broker jars (scripts/kafka-local fetch)"
   ((npm_ok)) || echo "missing: tests/browser/node_modules (npm ci --prefix tests/browser)"
   ((llm_installed)) || echo "missing: the local LLM in $LLM_VENV"
-  ((${#missing[@]} == 0 && jars_ok && npm_ok && llm_installed)) &&
+  ((openapi_installed)) || echo "missing: $OPENAPI_PKG in $OPENAPI_DIR"
+  ((${#missing[@]} == 0 && jars_ok && npm_ok && llm_installed && openapi_installed)) &&
     { echo "all dependencies present"; exit 0; }
   exit 1
 fi
@@ -115,4 +135,8 @@ fi
 
 if ((!llm_installed)) || [[ $mode == install ]]; then
   install_llm
+fi
+
+if ((!openapi_installed)) || [[ $mode == install ]]; then
+  install_openapi
 fi

@@ -89,7 +89,20 @@ class State:
 
     @property
     def bot(self):
-        return {"login": f"{self.slug}[bot]", "id": 900000 + int(self.app_id), "type": "Bot"}
+        return user_obj(f"{self.slug}[bot]", 900000 + int(self.app_id), "Bot")
+
+
+def user_obj(login, uid, kind="User"):
+    """A "simple user" object with every member GitHub's description requires."""
+    u = f"https://api.github.com/users/{urllib.parse.quote(login)}"
+    return {"login": login, "id": uid, "node_id": f"U_{uid}", "type": kind,
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4", "gravatar_id": "",
+            "url": u, "html_url": f"https://github.com/{urllib.parse.quote(login)}",
+            "followers_url": u + "/followers", "following_url": u + "/following{/other_user}",
+            "gists_url": u + "/gists{/gist_id}", "starred_url": u + "/starred{/owner}{/repo}",
+            "subscriptions_url": u + "/subscriptions", "organizations_url": u + "/orgs",
+            "repos_url": u + "/repos", "events_url": u + "/events{/privacy}",
+            "received_events_url": u + "/received_events", "site_admin": False}
 
 
 def label_obj(repo, name):
@@ -256,7 +269,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(401, why)
             return self.reply(200, {"id": int(self.st.app_id), "slug": self.st.slug,
                                     "node_id": "A_1", "name": self.st.slug.title(),
-                                    "owner": {"login": "acme", "id": 2, "type": "Organization"},
+                                    "description": "Issue triage", "external_url": "https://example.org",
+                                    "html_url": f"https://github.com/apps/{self.st.slug}",
+                                    "created_at": "2026-01-01T00:00:00Z",
+                                    "updated_at": "2026-01-01T00:00:00Z",
+                                    "owner": user_obj("acme", 2, "Organization"),
                                     "permissions": {"issues": "write", "metadata": "read"},
                                     "events": ["issues", "issue_comment", "pull_request"]})
         m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", p)
@@ -278,8 +295,12 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/user" and method == "GET":
             if who[0] != "user":
                 return self.error(403, "Resource not accessible by integration")
-            return self.reply(200, {"login": who[1], "id": 77, "type": "User"},
-                              self.rate_headers(who))
+            me = user_obj(who[1], 77)
+            me.update({"name": None, "company": None, "blog": "", "location": None,
+                       "email": None, "hireable": None, "bio": None, "public_repos": 0,
+                       "public_gists": 0, "followers": 0, "following": 0,
+                       "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"})
+            return self.reply(200, me, self.rate_headers(who))
         with self.st.lock:
             if self.st.secondary_next > 0:
                 self.st.secondary_next -= 1
@@ -301,8 +322,7 @@ class Handler(BaseHTTPRequestHandler):
             issue = self.st.issues.get((repo, number))
         if not issue:
             return self.error(404, "Not Found", self.rate_headers(who))
-        actor = self.st.bot if who[0] == "installation" else {"login": who[1], "id": 77,
-                                                               "type": "User"}
+        actor = self.st.bot if who[0] == "installation" else user_obj(who[1], 77)
         if rest == "" and method == "GET":
             return self.reply(200, self.issue_json(issue), self.rate_headers(who))
         if rest == "/labels":
@@ -336,10 +356,16 @@ class Handler(BaseHTTPRequestHandler):
         return self.error(404, "Not Found", self.rate_headers(who))
 
     def issue_json(self, issue):
-        return {"id": issue["id"], "number": issue["number"], "title": issue["title"],
-                "body": issue["body"], "state": "open",
+        api = f"https://api.github.com/repos/{issue['repo']}"
+        url = f"{api}/issues/{issue['number']}"
+        return {"id": issue["id"], "node_id": f"I_{issue['id']}", "number": issue["number"],
+                "title": issue["title"], "body": issue["body"], "state": "open",
+                "locked": False, "url": url, "repository_url": api,
+                "labels_url": url + "/labels{/name}", "comments_url": url + "/comments",
+                "events_url": url + "/events", "comments": len(issue["comments"]),
                 "labels": [label_obj(issue["repo"], n) for n in issue["labels"]],
-                "user": {"login": "octocat", "id": 3, "type": "User"}, "assignees": [],
+                "user": user_obj("octocat", 3), "assignee": None, "assignees": [],
+                "milestone": None, "closed_at": None,
                 "html_url": f"https://github.com/{issue['repo']}/issues/{issue['number']}",
                 "created_at": issue["created_at"], "updated_at": issue["updated_at"]}
 
@@ -419,9 +445,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.event(issue, actor, "labeled", n)
 
     def event(self, issue, actor, kind, name):
-        issue["events"].append({"id": self.st.nid(), "node_id": "LE_x",
-                                "url": "https://api.github.com/repos/x/issues/events/1",
-                                "actor": dict(actor), "event": kind,
+        eid = self.st.nid()
+        issue["events"].append({"id": eid, "node_id": f"LE_{eid}",
+                                "url": f"https://api.github.com/repos/{issue['repo']}/issues/events/{eid}",
+                                "actor": dict(actor), "event": kind, "commit_id": None,
+                                "commit_url": None, "performed_via_github_app": None,
                                 "label": {"name": name, "color": label_obj("", name)["color"]},
                                 "created_at": iso(time.time())})
         issue["updated_at"] = iso(time.time())
@@ -452,7 +480,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, {"ok": True})
             if url.path == "/_fake/label" and method == "POST":
                 issue = st.issues[(body["repo"], int(body["number"]))]
-                actor = {"login": body.get("actor", "maintainer"), "id": 55, "type": "User"}
+                actor = user_obj(body.get("actor", "maintainer"), 55)
                 self.change(issue, actor, add=body.get("add", []), remove=body.get("remove", []))
                 return self.reply(200, {"labels": issue["labels"]})
             if url.path == "/_fake/control" and method == "POST":

@@ -39,6 +39,24 @@ def app_key(directory):
     return path
 
 
+def app_jwt(key_path, app_id=APP_ID, iat_offset=-60, lifetime=600):
+    """An App JWT signed with the key at key_path, as GitHub's docs describe."""
+    import base64
+    import time
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    now = int(time.time())
+    head = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"iat": now + iat_offset, "exp": now + iat_offset + lifetime,
+                             "iss": app_id}).encode())
+    key = serialization.load_pem_private_key(Path(key_path).read_bytes(), None)
+    sig = key.sign(f"{head}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{claims}.{b64(sig)}"
+
+
 class FakeGitHub:
     """The fake GitHub REST API as a child process."""
 
