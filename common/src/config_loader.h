@@ -1,5 +1,6 @@
 /* Private to common/src/config*.c: the loader's state shared by its passes
- * (config.c, config_file.c, config_env.c, config_cli.c, config_print.c).
+ * (config.c, config_set.c, config_file.c, config_env.c, config_cli.c,
+ * config_print.c).
  * Never included outside common/. */
 #ifndef DISPATCHAI_CONFIG_LOADER_H
 #define DISPATCHAI_CONFIG_LOADER_H
@@ -59,12 +60,14 @@ static inline void *config_field(const struct loader *ld, const struct dai_opt *
     return (char *)ld->target + o->offset;
 }
 
-/* config.c */
+/* config_set.c */
 /* "where: key: message" into ld->err; returns DAI_ECONFIG. */
 int dai__config_fail(struct loader *ld, const char *where, const char *key, const char *fmt, ...)
     DAI_PRINTF(4, 5);
 /* New string or NULL. */
 char *dai__config_xasprintf(const char *fmt, ...) DAI_PRINTF(1, 2);
+/* Free a pass-through list (stays usable, empty). */
+void dai__config_kvlist_free(struct dai_kvlist *l);
 /* librdkafka properties that carry credentials. */
 bool dai__config_pt_is_secret(const char *key);
 int dai__config_set_passthrough(struct loader *ld, struct dai_kvlist *l, const char *name,

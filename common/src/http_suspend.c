@@ -29,6 +29,34 @@ void dai__http_susp_unlink(struct dai_http_server *srv, struct http_req *hr)
     hr->snext = hr->sprev = NULL;
 }
 
+/* Queue the response stored in pending_ (deferred, early-resumed or resumed).
+ * MHD_NO closes the connection when there is nothing sensible to send. */
+enum MHD_Result dai__http_queue_pending(struct http_req *hr)
+{
+    struct dai_http_request *req = &hr->r;
+    struct MHD_Response *resp;
+    unsigned status;
+    enum MHD_Result ret;
+
+    pthread_mutex_lock(&dai__http_susp_mu);
+    resp = req->pending_;
+    status = req->pending_status_;
+    req->pending_ = NULL;
+    pthread_mutex_unlock(&dai__http_susp_mu);
+    if (!resp) {
+        /* The owner's response could not be built (OOM): try a bare 500. */
+        resp = dai__http_build_response(NULL, NULL, 0, NULL, 0);
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        if (!resp)
+            return MHD_NO;
+    }
+    req->status = status;
+    req->phase_ = PH_RESPONDED;
+    ret = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 void dai_http_suspend(struct dai_http_request *req)
 {
     struct http_req *hr = req_of(req);
