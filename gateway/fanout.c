@@ -43,7 +43,7 @@
 struct client {
     struct gw_fanout *f;
     int fd;
-    struct MHD_UpgradeResponseHandle *urh;
+    struct dai_http_upgraded *up;
     struct gw_session *s;
     struct gw_match filter;
     char who[64];
@@ -59,7 +59,7 @@ struct client {
 
 struct adopt {
     int fd;
-    struct MHD_UpgradeResponseHandle *urh;
+    struct dai_http_upgraded *up;
     char *extra;
     size_t extra_len;
     struct gw_ws_start start;
@@ -266,8 +266,8 @@ static void destroy(struct client *c)
         c->next->prev = c->prev;
     gw_session_free(c->s);
     gw_match_clear(&c->filter);
-    /* MHD owns the socket: it closes it for us. */
-    if (MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE) != MHD_YES)
+    /* The HTTP server owns the socket: it closes it for us. */
+    if (dai_http_upgraded_close(c->up))
         DAI_DEBUG("websocket upgrade close refused fd=%d", c->fd);
     atomic_fetch_sub(&f->n_clients, 1);
     dai_metric_set(f->opt.metrics->ws_clients, (double)atomic_load(&f->n_clients));
@@ -331,7 +331,7 @@ static void adopt_one(struct gw_fanout *f, struct adopt *a)
         goto refuse;
     c->f = f;
     c->fd = a->fd;
-    c->urh = a->urh;
+    c->up = a->up;
     c->filter = a->start.filter; /* moved */
     memset(&a->start.filter, 0, sizeof(a->start.filter));
     snprintf(c->who, sizeof(c->who), "%s", a->start.who);
@@ -382,7 +382,7 @@ refuse:
         free(c);
     }
     DAI_WARN("websocket session could not be set up fd=%d", a->fd);
-    MHD_upgrade_action(a->urh, MHD_UPGRADE_ACTION_CLOSE);
+    (void)dai_http_upgraded_close(a->up);
     atomic_fetch_sub(&f->n_clients, 1);
 }
 
@@ -656,7 +656,7 @@ void gw_fanout_stop(struct gw_fanout *f, int timeout_ms)
     while (a) {
         struct adopt *nx = a->next;
 
-        MHD_upgrade_action(a->urh, MHD_UPGRADE_ACTION_CLOSE);
+        (void)dai_http_upgraded_close(a->up);
         gw_match_clear(&a->start.filter);
         free(a->extra);
         free(a);
@@ -739,8 +739,8 @@ unsigned gw_fanout_clients(const struct gw_fanout *f)
     return atomic_load(&((struct gw_fanout *)f)->n_clients);
 }
 
-void gw_fanout_adopt(struct gw_fanout *f, int fd, void *urh, const char *extra, size_t extra_len,
-                     struct gw_ws_start *start)
+void gw_fanout_adopt(struct gw_fanout *f, int fd, struct dai_http_upgraded *up, const char *extra,
+                     size_t extra_len, struct gw_ws_start *start)
 {
     struct adopt *a = calloc(1, sizeof(*a));
 
@@ -756,11 +756,11 @@ void gw_fanout_adopt(struct gw_fanout *f, int fd, void *urh, const char *extra, 
             free(a->extra);
         free(a);
         gw_match_clear(&start->filter);
-        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        (void)dai_http_upgraded_close(up);
         return;
     }
     a->fd = fd;
-    a->urh = urh;
+    a->up = up;
     a->extra_len = extra_len;
     a->start = *start;
     memset(&start->filter, 0, sizeof(start->filter));

@@ -7,6 +7,7 @@
 #include "session.h"
 
 #include <dispatchai/err.h>
+#include <dispatchai/http.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,10 +52,10 @@ struct gw_ws_start {
     char who[64];
 };
 
-/* From MHD's upgrade callback: take over the socket (urh is an
- * MHD_UpgradeResponseHandle, closed through MHD when the session ends).
- * extra holds bytes MHD read past the request (copied). */
-void gw_fanout_adopt(struct gw_fanout *f, int fd, void *urh, const char *extra, size_t extra_len,
-                     struct gw_ws_start *start);
+/* From the upgrade callback: take over the socket (up is closed with
+ * dai_http_upgraded_close when the session ends). extra holds bytes the
+ * server read past the request (copied). */
+void gw_fanout_adopt(struct gw_fanout *f, int fd, struct dai_http_upgraded *up, const char *extra,
+                     size_t extra_len, struct gw_ws_start *start);
 
 #endif

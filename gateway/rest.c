@@ -140,7 +140,8 @@ static void respond(struct gw_app *app, struct dai_http_request *req, unsigned s
         h[n++] = extra[i];
     h[n++] = (struct dai_http_header){"Cache-Control", "no-store"};
     if (dai_http_respond(req, status, JSON_TYPE, body, len, h, n))
-        DAI_WARN("response could not be queued route=%s status=%u", req->route, status);
+        DAI_WARN("response could not be queued route=%s status=%u", dai_http_route(req),
+                 status);
 }
 
 static void fail(struct gw_app *app, struct dai_http_request *req, unsigned status,
@@ -181,14 +182,10 @@ struct args {
     int rc;
 };
 
-static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+static int each_arg(void *ud, const char *key, const char *value)
 {
-    struct args *a = cls;
+    struct args *a = ud;
 
-    (void)kind;
-    if (a->rc)
-        return MHD_NO;
     if (a->q) {
         a->rc = gw_query_arg(a->q, key, value, a->err, sizeof(a->err));
     } else if (a->only && !strcmp(key, a->only) && value && *value) {
@@ -197,7 +194,7 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
         snprintf(a->err, sizeof(a->err), "unknown or empty query parameter \"%.40s\"", key);
         a->rc = DAI_EINVAL;
     }
-    return a->rc ? MHD_NO : MHD_YES;
+    return a->rc;
 }
 
 static void get_issues(struct gw_app *app, struct dai_http_request *req)
@@ -208,7 +205,7 @@ static void get_issues(struct gw_app *app, struct dai_http_request *req)
     int rc;
 
     gw_query_init(&q);
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+    a.rc = dai_http_query_each(req, each_arg, &a);
     if (a.rc) {
         fail(app, req, 400, "bad_request", a.err, NULL, 0);
     } else {
@@ -227,7 +224,7 @@ static void get_simple(struct gw_app *app, struct dai_http_request *req, enum ro
     struct args a = {.only = r == R_STATS ? "repo" : NULL, .value = &repo};
     int rc;
 
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &a);
+    a.rc = dai_http_query_each(req, each_arg, &a);
     if (a.rc) {
         fail(app, req, 400, "bad_request", a.err, NULL, 0);
         return;
@@ -301,6 +298,7 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
     const char *ctype = dai_http_header(req, "Content-Type");
     json_t *latest = NULL, *ev = NULL;
     struct published *pb = NULL;
+    const struct dai_buf *body;
     struct dai_subject sub;
     char err[300], key[512], retry[24];
     struct dai_rl_result rl;
@@ -333,8 +331,9 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
         dai_metric_add(app->metrics->corrections, 1, rc == DAI_ENOTFOUND ? "not_found" : "error");
         return;
     }
-    ev = gw_correction_build(latest, req->body.data ? req->body.data : "", req->body.len, who,
-                             dai_now_ms(), err, sizeof(err));
+    body = dai_http_body(req);
+    ev = gw_correction_build(latest, body->data ? body->data : "", body->len, who, dai_now_ms(),
+                             err, sizeof(err));
     json_decref(latest);
     if (!ev) {
         fail(app, req, 400, "invalid_correction", err, NULL, 0);
@@ -423,11 +422,11 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
     struct gw_app *app = ud;
     struct path p;
 
-    parse_path(req->url, &p);
-    req->route = routes[p.r].label;
+    parse_path(dai_http_url(req), &p);
+    dai_http_set_route(req, routes[p.r].label);
     /* Only corrections carry a body; anything else gets a token cap so a
      * stray upload is refused with 413 instead of being buffered. */
-    req->body.max = p.r == R_CORRECTION ? app->cfg->max_request_body : 1024;
+    dai_http_set_body_max(req, p.r == R_CORRECTION ? app->cfg->max_request_body : 1024);
     return DAI_HTTP_READ_BODY;
 }
 
@@ -439,23 +438,23 @@ static void on_request(void *ud, struct dai_http_request *req)
     size_t tlen = 0;
     char why[160];
 
-    if (gw_static_owns(req->url)) {
+    if (gw_static_owns(dai_http_url(req))) {
         /* The dashboard's files are public: they hold no data, and the
          * dashboard asks for a token before it calls the API. */
-        if (gw_static_serve(req, req->url))
+        if (gw_static_serve(req, dai_http_url(req)))
             DAI_WARN("static answer could not be queued");
         return;
     }
-    parse_path(req->url, &p);
+    parse_path(dai_http_url(req), &p);
     if (p.r == R_NONE) {
         fail(app, req, 404, "not_found", "no such resource", NULL, 0);
         return;
     }
-    if (!strcmp(req->method, "OPTIONS") && p.r != R_WS) {
+    if (!strcmp(dai_http_method(req), "OPTIONS") && p.r != R_WS) {
         preflight(app, req, routes[p.r].allow);
         return;
     }
-    if (!method_ok(p.r, req->method)) {
+    if (!method_ok(p.r, dai_http_method(req))) {
         struct dai_http_header h = {"Allow", routes[p.r].allow};
 
         fail(app, req, 405, "method_not_allowed", "method not allowed here", &h, 1);
@@ -524,9 +523,9 @@ static void on_request(void *ud, struct dai_http_request *req)
 static void on_complete(void *ud, struct dai_http_request *req)
 {
     (void)ud;
-    if (req->state && !strcmp(req->route, "ws"))
-        gw_ws_pending_free(req->state);
-    req->state = NULL;
+    if (dai_http_state(req) && !strcmp(dai_http_route(req), "ws"))
+        gw_ws_pending_free(dai_http_state(req));
+    dai_http_set_state(req, NULL);
 }
 
 void gw_rest_handlers(struct dai_http_handlers *h)

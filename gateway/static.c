@@ -215,8 +215,8 @@ int gw_static_serve(struct dai_http_request *req, const char *path)
     struct dai_http_header h[7];
     size_t nh = 0;
 
-    req->route = "web";
-    gw_static_decide(req->method, path, dai_http_header(req, "If-None-Match"),
+    dai_http_set_route(req, "web");
+    gw_static_decide(dai_http_method(req), path, dai_http_header(req, "If-None-Match"),
                      dai_http_header(req, "Accept-Encoding"), gw_web_assets, gw_web_assets_n,
                      &r);
     if (r.status == 405)

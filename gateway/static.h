@@ -60,7 +60,7 @@ void gw_static_decide(const char *method, const char *path, const char *if_none_
 
 /* Answer req for path from the embedded table: 200 (GET; HEAD without body),
  * 304 when If-None-Match matches, 404 as a JSON error for anything not
- * embedded, 405 with Allow for other methods. Sets req->route to "web".
+ * embedded, 405 with Allow for other methods. Sets the route to "web".
  * Call from on_headers or on_request. Returns dai_http_respond's result. */
 DAI_MUST_CHECK int gw_static_serve(struct dai_http_request *req, const char *path);
 

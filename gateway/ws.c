@@ -15,6 +15,7 @@
 #include <dispatchai/http.h>
 #include <dispatchai/log.h>
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -96,7 +97,7 @@ void gw_ws_accept(const char *key, char out[29])
 
 /* ---- upgrade ---------------------------------------------------------------- */
 
-/* Per request (req->state): the session's start parameters until the
+/* Per request (its state): the session's start parameters until the
  * upgrade callback moves them to the fan-out loop. rest.c frees it in
  * on_complete, which MHD runs after the upgrade callback. */
 struct ws_pending {
@@ -104,15 +105,12 @@ struct ws_pending {
     struct gw_ws_start start;
 };
 
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-                       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-                       struct MHD_UpgradeResponseHandle *urh)
+static void on_upgrade(void *ud, int fd, const char *extra, size_t extra_len,
+                       struct dai_http_upgraded *up)
 {
-    struct ws_pending *p = cls;
+    struct ws_pending *p = ud;
 
-    (void)conn;
-    (void)con_cls;
-    gw_fanout_adopt(p->app->fanout, sock, urh, extra_in, extra_in_size, &p->start);
+    gw_fanout_adopt(p->app->fanout, fd, up, extra, extra_len, &p->start);
 }
 
 void gw_ws_pending_free(void *state)
@@ -140,8 +138,7 @@ static int ws_error(struct dai_http_request *req, unsigned status, const char *c
 }
 
 /* Query arguments of /ws: since, token (checked by rest.c) and the filter. */
-static enum MHD_Result ws_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                              const char *value)
+static int ws_arg(void *ud, const char *key, const char *value)
 {
     static const struct {
         const char *name;
@@ -155,41 +152,38 @@ static enum MHD_Result ws_arg(void *cls, enum MHD_ValueKind kind, const char *ke
         char *err;
         size_t errlen;
         int rc;
-    } *ctx = cls;
+    } *ctx = ud;
 
-    (void)kind;
-    if (ctx->rc)
-        return MHD_NO;
     if (!value)
         value = "";
     if (strcmp(key, "token") == 0)
-        return MHD_YES;
+        return 0;
     if (strcmp(key, "since") == 0) {
         if (gw_parse_u64(value, strlen(value), &ctx->start->since)) {
             snprintf(ctx->err, ctx->errlen, "since: expected a sequence number");
             ctx->rc = DAI_EINVAL;
-            return MHD_NO;
+            return ctx->rc;
         }
         ctx->start->has_since = true;
-        return MHD_YES;
+        return 0;
     }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (strcmp(key, fields[i].name) == 0) {
             ctx->rc = gw_match_add_csv(&ctx->start->filter, fields[i].f, value, ctx->err,
                                        ctx->errlen);
-            return ctx->rc ? MHD_NO : MHD_YES;
+            return ctx->rc;
         }
     snprintf(ctx->err, ctx->errlen, "unknown query parameter \"%.40s\"", key);
     ctx->rc = DAI_EINVAL;
-    return MHD_NO;
+    return ctx->rc;
 }
 
 void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *who)
 {
     const char *key = dai_http_header(req, "Sec-WebSocket-Key");
     const char *origin = dai_http_header(req, "Origin");
-    struct MHD_Response *resp;
     struct ws_pending *p;
+    struct dai_http_header hdrs[] = {{"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", NULL}};
     char err[200], accept[29];
     struct {
         struct gw_ws_start *start;
@@ -199,7 +193,7 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
     } ctx;
     int status, rc;
 
-    status = gw_ws_check_handshake(req->method, dai_http_header(req, "Upgrade"),
+    status = gw_ws_check_handshake(dai_http_method(req), dai_http_header(req, "Upgrade"),
                                    dai_http_header(req, "Connection"),
                                    dai_http_header(req, "Sec-WebSocket-Version"), key, err,
                                    sizeof(err));
@@ -230,24 +224,18 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
     ctx.err = err;
     ctx.errlen = sizeof(err);
     ctx.rc = 0;
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, ws_arg, &ctx);
+    ctx.rc = dai_http_query_each(req, ws_arg, &ctx);
     if (ctx.rc) {
         gw_ws_pending_free(p);
         rc = ws_error(req, 400, "bad_request", err);
         goto done;
     }
-    req->state = p; /* freed by on_complete, after the upgrade callback ran */
+    dai_http_set_state(req, p); /* freed by on_complete, after the upgrade callback ran */
     gw_ws_accept(key, accept);
-    resp = MHD_create_response_for_upgrade(on_upgrade, p);
-    if (!resp || MHD_add_response_header(resp, "Upgrade", "websocket") != MHD_YES ||
-        MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept) != MHD_YES) {
-        if (resp)
-            MHD_destroy_response(resp);
+    hdrs[1].value = accept;
+    rc = dai_http_upgrade(req, hdrs, 2, on_upgrade, p);
+    if (rc == -ENOMEM)
         rc = ws_error(req, 500, "internal", "cannot build the upgrade response");
-        goto done;
-    }
-    rc = dai_http_queue_response(req, 101, resp);
-    MHD_destroy_response(resp);
 done:
     if (rc)
         DAI_WARN("websocket handshake answer failed rc=%d", rc);

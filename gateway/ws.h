@@ -16,7 +16,7 @@ int gw_ws_check_handshake(const char *method, const char *upgrade, const char *c
 void gw_ws_accept(const char *key, char out[29]);
 
 /* GET /ws: validate and upgrade (from on_request, authorised already).
- * May leave a pending start in req->state: free it with gw_ws_pending_free
+ * May leave a pending start in the request state (dai_http_state): free it with gw_ws_pending_free
  * in on_complete. */
 void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *who);
 void gw_ws_pending_free(void *state);

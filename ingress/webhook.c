@@ -96,7 +96,7 @@ static void finish(struct ing_delivery *d, unsigned status, const char *body, si
     if (dai_lifecycle_stopping())
         all[n++] = (struct dai_http_header){"Connection", "close"};
     count(d->ctx->stats, d->event, reason, outcome);
-    log_delivery(d->guid, d->event_name, &d->info, status, outcome, d->req->started_us,
+    log_delivery(d->guid, d->event_name, &d->info, status, outcome, dai_http_started_us(d->req),
                  reason != ING_R_COUNT && status >= 500 ? outcome : NULL);
     rc = dai_http_resume_with(d->req, status, JSON_TYPE, body, len, all, n);
     if (rc && rc != -ECANCELED)
@@ -187,7 +187,7 @@ static enum dai_http_next refuse(struct ing_ctx *ctx, struct dai_http_request *r
 
     event_text(dai_http_header(req, "X-GitHub-Event"), event);
     count(ctx->stats, ev, reason, NULL);
-    log_delivery(guid, event, NULL, status, ing_reason_name(reason), req->started_us, NULL);
+    log_delivery(guid, event, NULL, status, ing_reason_name(reason), dai_http_started_us(req), NULL);
     rc = dai_http_respond_error(req, status, ing_reason_name(reason), message, hdrs, n_hdrs);
     if (rc)
         DAI_ERROR("cannot queue a %u response: %s", status, dai_strerror(rc));
@@ -213,12 +213,12 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
     unsigned long long clen = 0;
     bool form;
 
-    if (strcmp(req->url, ING_WEBHOOK_PATH) != 0) {
+    if (strcmp(dai_http_url(req), ING_WEBHOOK_PATH) != 0) {
         if (dai_http_respond_error(req, 404, "not_found", "no such resource", NULL, 0))
             DAI_ERROR("cannot queue a 404 response");
         return DAI_HTTP_RESPONDED;
     }
-    req->route = "webhook";
+    dai_http_set_route(req, "webhook");
     evh = dai_http_header(req, "X-GitHub-Event");
     ev = ing_event_parse(evh);
     guid = dai_http_header(req, "X-GitHub-Delivery");
@@ -226,7 +226,7 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
         guid = NULL; /* never log or echo what failed validation */
     dai_metric_add(ctx->stats->received, 1, ing_event_name(ev));
 
-    if (strcmp(req->method, "POST") != 0)
+    if (strcmp(dai_http_method(req), "POST") != 0)
         return refuse(ctx, req, ev, guid, 405, ING_R_METHOD, "only POST is allowed here",
                       allow, 1);
     if (ctx->rl) {
@@ -302,11 +302,11 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
         else
             snprintf(d->signature, sizeof(d->signature), "invalid");
     }
-    req->state = d;
-    req->body.max = cfg->max_body;
+    dai_http_set_state(req, d);
+    dai_http_set_body_max(req, cfg->max_body);
     /* One allocation of the announced size instead of a doubling chain
      * (bounded by the cap checked above). A failure only loses the hint. */
-    if (clen && dai_buf_reserve(&req->body, (size_t)clen))
+    if (clen && dai_http_body_reserve(req, (size_t)clen))
         DAI_DEBUG("cannot pre-allocate %llu body bytes", clen);
     return DAI_HTTP_READ_BODY;
 }
@@ -315,7 +315,7 @@ static void on_request(void *ud, struct dai_http_request *req)
 {
     static const char busy[] = "the ingress is overloaded";
     struct ing_ctx *ctx = ud;
-    struct ing_delivery *d = req->state;
+    struct ing_delivery *d = dai_http_state(req);
     int rc;
 
     if (!d) {
@@ -339,30 +339,30 @@ static void on_request(void *ud, struct dai_http_request *req)
 static void on_timeout(void *ud, struct dai_http_request *req)
 {
     struct ing_ctx *ctx = ud;
-    struct ing_delivery *d = req->state;
+    struct ing_delivery *d = dai_http_state(req);
 
     if (!d)
         return;
     d->timed_out = true;
     count(ctx->stats, d->event, ING_R_REQUEST_TIMEOUT, NULL);
-    log_delivery(d->guid, d->event_name, NULL, 408, "request_timeout", req->started_us, NULL);
+    log_delivery(d->guid, d->event_name, NULL, 408, "request_timeout", dai_http_started_us(req), NULL);
 }
 
 static void on_complete(void *ud, struct dai_http_request *req)
 {
     struct ing_ctx *ctx = ud;
-    struct ing_delivery *d = req->state;
+    struct ing_delivery *d = dai_http_state(req);
 
     if (!d)
         return;
-    req->state = NULL;
+    dai_http_set_state(req, NULL);
     if (!d->submitted && !d->timed_out) {
         /* Never reached on_request: the body was refused mid-way (a chunked
          * body over the cap, answered 413 by the server) or the client left. */
-        if (req->status == 413) {
+        if (dai_http_status(req) == 413) {
             count(ctx->stats, d->event, ING_R_TOO_LARGE, NULL);
             log_delivery(d->guid, d->event_name, NULL, 413, "payload_too_large",
-                         req->started_us, NULL);
+                         dai_http_started_us(req), NULL);
         } else {
             DAI_DEBUG("delivery abandoned by the client delivery_id=%s", d->guid);
         }
@@ -383,7 +383,7 @@ void ing_webhook_process(void *ud, struct ing_delivery *d, struct dai_buf *scrat
                          struct dai_buf *event)
 {
     struct ing_ctx *ctx = ud;
-    const struct dai_buf *body = &d->req->body;
+    const struct dai_buf *body = dai_http_body(d->req);
     const char *payload = body->data ? body->data : "";
     size_t len = body->len;
     long long t0 = dai_mono_us();

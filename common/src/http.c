@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -65,8 +64,8 @@ static int queue_now_or_defer(struct http_req *hr, unsigned status, struct MHD_R
     return rc;
 }
 
-int dai_http_queue_response(struct dai_http_request *req, unsigned status,
-                            struct MHD_Response *resp)
+int dai__http_queue_response(struct dai_http_request *req, unsigned status,
+                              struct MHD_Response *resp)
 {
     if (!req || !resp || req->status || req->pending_ ||
         (req->phase_ != PH_HEADERS && req->phase_ != PH_HANDLER))
@@ -125,35 +124,63 @@ int dai_http_respond_error(struct dai_http_request *req, unsigned status, const 
     return rc;
 }
 
-/* Queue the response stored in pending_ (deferred, early-resumed or resumed).
- * MHD_NO closes the connection when there is nothing sensible to send. */
-enum MHD_Result dai__http_queue_pending(struct http_req *hr)
-{
-    struct dai_http_request *req = &hr->r;
-    struct MHD_Response *resp;
-    unsigned status;
-    enum MHD_Result ret;
-
-    pthread_mutex_lock(&dai__http_susp_mu);
-    resp = req->pending_;
-    status = req->pending_status_;
-    req->pending_ = NULL;
-    pthread_mutex_unlock(&dai__http_susp_mu);
-    if (!resp) {
-        /* The owner's response could not be built (OOM): try a bare 500. */
-        resp = dai__http_build_response(NULL, NULL, 0, NULL, 0);
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        if (!resp)
-            return MHD_NO;
-    }
-    req->status = status;
-    req->phase_ = PH_RESPONDED;
-    ret = MHD_queue_response(req->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
 
 /*---- request accessors ----------------------------------------------------*/
+
+const char *dai_http_method(const struct dai_http_request *req)
+{
+    return req->method;
+}
+
+const char *dai_http_url(const struct dai_http_request *req)
+{
+    return req->url;
+}
+
+const struct dai_buf *dai_http_body(const struct dai_http_request *req)
+{
+    return &req->body;
+}
+
+void dai_http_set_body_max(struct dai_http_request *req, size_t max)
+{
+    req->body.max = max;
+}
+
+int dai_http_body_reserve(struct dai_http_request *req, size_t n)
+{
+    return dai_buf_reserve(&req->body, n);
+}
+
+const char *dai_http_route(const struct dai_http_request *req)
+{
+    return req->route;
+}
+
+void dai_http_set_route(struct dai_http_request *req, const char *route)
+{
+    req->route = route;
+}
+
+long long dai_http_started_us(const struct dai_http_request *req)
+{
+    return req->started_us;
+}
+
+unsigned dai_http_status(const struct dai_http_request *req)
+{
+    return req->status;
+}
+
+void *dai_http_state(const struct dai_http_request *req)
+{
+    return req->state;
+}
+
+void dai_http_set_state(struct dai_http_request *req, void *state)
+{
+    req->state = state;
+}
 
 const char *dai_http_header(const struct dai_http_request *req, const char *name)
 {
@@ -163,6 +190,32 @@ const char *dai_http_header(const struct dai_http_request *req, const char *name
 const char *dai_http_query(const struct dai_http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_walk {
+    dai_http_arg_fn fn;
+    void *ud;
+    int rc;
+};
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct query_walk *w = cls;
+
+    (void)kind;
+    w->rc = w->fn(w->ud, key, value);
+    return w->rc ? MHD_NO : MHD_YES;
+}
+
+int dai_http_query_each(const struct dai_http_request *req, dai_http_arg_fn fn, void *ud)
+{
+    struct query_walk w = {fn, ud, 0};
+
+    if (!req || !fn)
+        return DAI_EINVAL;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg, &w);
+    return w.rc;
 }
 
 void dai_http_client_addr(const struct dai_http_request *req, char out[64])

@@ -10,6 +10,7 @@
 #include <dispatchai/json.h>
 #include <dispatchai/log.h>
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,6 +26,25 @@ enum phase {
     PH_SUSPENDED,   /* suspended; waiting for the owner's resume */
     PH_RESPONDED,   /* a response is queued, or deferred to the final call */
     PH_DISCARD      /* 413 written for an over-cap chunked body; dropping the rest */
+};
+
+struct dai_http_request {
+    struct MHD_Connection *conn;
+    const char *method;     /* borrowed from MHD for the request's life */
+    const char *url;        /* path without the query string */
+    struct dai_buf body;    /* the body so far; body.max is the cap */
+    const char *route;      /* metrics label; a string literal */
+    long long started_us;   /* dai_mono_us() when the headers arrived */
+    unsigned status;        /* status of the response queued, once queued */
+    void *state;            /* the handler's own per-request state */
+    struct dai_http_server *srv_;
+    struct MHD_Response *pending_;
+    unsigned pending_status_;
+    int phase_;
+    bool suspended_;
+    bool resumed_;
+    dai_http_upgrade_fn upgrade_fn; /* set by dai_http_upgrade */
+    void *upgrade_ud;
 };
 
 /* The request as http.c sees it; handlers get &hr->r. */
@@ -71,10 +91,13 @@ static inline struct http_req *req_of(struct dai_http_request *req)
 struct MHD_Response *dai__http_build_response(const char *content_type, const void *body,
                                               size_t len, const struct dai_http_header *hdrs,
                                               size_t n_hdrs);
-/* http.c: queue the response stored in pending_ (deferred or resumed). */
-enum MHD_Result dai__http_queue_pending(struct http_req *hr);
-
+/* http.c: queue resp (borrowed) at once, from on_headers/on_request; records
+ * req->status. 0 or DAI_EINVAL. */
+int dai__http_queue_response(struct dai_http_request *req, unsigned status,
+                             struct MHD_Response *resp);
 /* http_suspend.c */
+/* Queue the response stored in pending_ (deferred or resumed). */
+enum MHD_Result dai__http_queue_pending(struct http_req *hr);
 void dai__http_susp_unlink(struct dai_http_server *srv, struct http_req *hr);
 void dai__http_req_free(struct http_req *hr);
 

@@ -283,8 +283,8 @@ static void h_request(void *ud, struct dai_http_request *req)
     int rc;
 
     (void)ud;
-    if (gw_static_owns(req->url))
-        rc = gw_static_serve(req, req->url);
+    if (gw_static_owns(dai_http_url(req)))
+        rc = gw_static_serve(req, dai_http_url(req));
     else
         rc = dai_http_respond_error(req, 418, "elsewhere", "not a static path", NULL, 0);
     (void)rc; /* a failed queue shows up as the client's missing answer */

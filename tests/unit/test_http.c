@@ -60,10 +60,10 @@ static enum dai_http_next h_headers(void *ud, struct dai_http_request *req)
 {
     struct fx *fx = ud;
 
-    req->route = "test";
-    if (!strcmp(req->url, "/echo"))
-        req->body.max = fx->cap;
-    if (!strcmp(req->url, "/deny")) {
+    dai_http_set_route(req, "test");
+    if (!strcmp(dai_http_url(req), "/echo"))
+        dai_http_set_body_max(req, fx->cap);
+    if (!strcmp(dai_http_url(req), "/deny")) {
         if (dai_http_respond_error(req, 401, "unauthorized", "no token", NULL, 0))
             return DAI_HTTP_READ_BODY;
         return DAI_HTTP_RESPONDED;
@@ -80,26 +80,26 @@ static void h_request(void *ud, struct dai_http_request *req)
     pthread_mutex_lock(&fx->mu);
     fx->on_request_calls++;
     pthread_mutex_unlock(&fx->mu);
-    if (!strcmp(req->url, "/echo")) {
-        rc = dai_http_respond(req, 200, "application/octet-stream", req->body.data,
-                              req->body.len, NULL, 0);
-    } else if (!strcmp(req->url, "/suspend")) {
+    if (!strcmp(dai_http_url(req), "/echo")) {
+        rc = dai_http_respond(req, 200, "application/octet-stream", dai_http_body(req)->data,
+                              dai_http_body(req)->len, NULL, 0);
+    } else if (!strcmp(dai_http_url(req), "/suspend")) {
         dai_http_suspend(req);
         pthread_mutex_lock(&fx->mu);
         fx->pending[fx->n_pending++] = req;
         pthread_cond_broadcast(&fx->cond);
         pthread_mutex_unlock(&fx->mu);
-    } else if (!strcmp(req->url, "/race")) {
+    } else if (!strcmp(dai_http_url(req), "/race")) {
         /* The owner answers before on_request has even returned. */
         dai_http_suspend(req);
         snprintf(msg, sizeof(msg), "raced");
         rc = dai_http_resume_with(req, 200, "text/plain", msg, strlen(msg), NULL, 0);
-    } else if (!strcmp(req->url, "/early")) {
+    } else if (!strcmp(dai_http_url(req), "/early")) {
         /* Resume first, suspend second: the suspend must become a no-op. */
         snprintf(msg, sizeof(msg), "early");
         rc = dai_http_resume_with(req, 200, "text/plain", msg, strlen(msg), NULL, 0);
         dai_http_suspend(req);
-    } else if (!strcmp(req->url, "/silent")) {
+    } else if (!strcmp(dai_http_url(req), "/silent")) {
         /* Neither answers nor suspends: the server must answer 500. */
     } else {
         rc = dai_http_respond_error(req, 404, "not_found", "no such resource", NULL, 0);
@@ -117,7 +117,7 @@ static void h_complete(void *ud, struct dai_http_request *req)
 
     pthread_mutex_lock(&fx->mu);
     fx->completed++;
-    fx->last_status = req->status;
+    fx->last_status = dai_http_status(req);
     pthread_cond_broadcast(&fx->cond);
     pthread_mutex_unlock(&fx->mu);
 }
@@ -127,7 +127,7 @@ static void h_timeout(void *ud, struct dai_http_request *req)
     struct fx *fx = ud;
 
     pthread_mutex_lock(&fx->mu);
-    fx->timeouts += strcmp(req->route, "test") == 0;
+    fx->timeouts += strcmp(dai_http_route(req), "test") == 0;
     pthread_mutex_unlock(&fx->mu);
 }
 

@@ -12,7 +12,6 @@
 #include <dispatchai/buf.h>
 #include <dispatchai/metrics.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,24 +22,9 @@ struct dai_http_header {
     const char *value;
 };
 
-/* One request. Owned by the server; valid from on_headers until on_complete. */
-struct dai_http_request {
-    struct MHD_Connection *conn;
-    const char *method;     /* borrowed from MHD for the request's life */
-    const char *url;        /* path without the query string */
-    struct dai_buf body;    /* the body so far; body.max is the cap (set it in on_headers) */
-    const char *route;      /* metrics label; a string literal set by the handler ("other") */
-    long long started_us;   /* dai_mono_us() when the headers arrived */
-    unsigned status;        /* status of the response queued, once queued */
-    void *state;            /* the handler's own per-request state */
-    /* private to common/src/http*.c */
-    struct dai_http_server *srv_;
-    struct MHD_Response *pending_;
-    unsigned pending_status_;
-    int phase_;
-    bool suspended_;
-    bool resumed_;
-};
+/* One request. Owned by the server; valid from on_headers until on_complete.
+ * Opaque: read and set it through the accessors below. */
+struct dai_http_request;
 
 enum dai_http_next {
     DAI_HTTP_READ_BODY = 0, /* accumulate the body, then call on_request */
@@ -48,8 +32,8 @@ enum dai_http_next {
 };
 
 struct dai_http_handlers {
-    /* Headers are complete (optional). May set req->body.max, req->route,
-     * req->state, or answer at once. */
+    /* Headers are complete (optional). May set the body cap, the route and
+     * the state (dai_http_set_*), or answer at once. */
     enum dai_http_next (*on_headers)(void *ud, struct dai_http_request *req);
     /* The whole body arrived. Must either queue a response (dai_http_respond*)
      * or call dai_http_suspend() and later dai_http_resume_with(). */
@@ -74,7 +58,7 @@ struct dai_http_options {
      * 0 = no bound. */
     int request_timeout_ms;
     size_t max_body;         /* default body cap for every request */
-    bool allow_upgrade;      /* allow MHD_create_response_for_upgrade (WebSocket) */
+    bool allow_upgrade;      /* allow dai_http_upgrade (WebSocket) */
     struct dai_metrics *metrics;                    /* borrowed; may be NULL */
     bool (*ready)(void *ud, char *why, size_t n);   /* NULL = always ready */
     void *ready_ud;
@@ -95,9 +79,35 @@ unsigned dai_http_in_flight(const struct dai_http_server *srv);
  * -ECANCELED and releases them); resume them first for a clean drain. */
 void dai_http_stop(struct dai_http_server *srv);
 
-/* Request accessors (borrowed from MHD, valid for the request's life). */
+/* Request accessors. Strings are borrowed, valid for the request's life. */
+const char *dai_http_method(const struct dai_http_request *req);
+/* The path, without the query string. */
+const char *dai_http_url(const struct dai_http_request *req);
 const char *dai_http_header(const struct dai_http_request *req, const char *name);
 const char *dai_http_query(const struct dai_http_request *req, const char *name);
+/* fn(ud, key, value) for each query argument in order (value NULL for a bare
+ * "?key"); 0 to go on, a negative code to stop. Returns 0 or that code. */
+typedef int (*dai_http_arg_fn)(void *ud, const char *key, const char *value);
+DAI_MUST_CHECK int dai_http_query_each(const struct dai_http_request *req, dai_http_arg_fn fn,
+                                       void *ud);
+/* The body received so far (all of it in on_request); borrowed. */
+const struct dai_buf *dai_http_body(const struct dai_http_request *req);
+/* This request's body cap (from on_headers; default: options.max_body). */
+void dai_http_set_body_max(struct dai_http_request *req, size_t max);
+/* Make room for n body bytes ahead (e.g. the announced Content-Length).
+ * 0, DAI_ETOOBIG beyond the cap, or -ENOMEM. */
+DAI_MUST_CHECK int dai_http_body_reserve(struct dai_http_request *req, size_t n);
+/* The metrics label: a string literal ("other" until set). */
+const char *dai_http_route(const struct dai_http_request *req);
+void dai_http_set_route(struct dai_http_request *req, const char *route);
+/* dai_mono_us() when the headers arrived. */
+long long dai_http_started_us(const struct dai_http_request *req);
+/* Status of the response queued, 0 before one is. */
+unsigned dai_http_status(const struct dai_http_request *req);
+/* The handler's own per-request state (NULL until set; freed by the handler
+ * in on_complete). */
+void *dai_http_state(const struct dai_http_request *req);
+void dai_http_set_state(struct dai_http_request *req, void *state);
 /* Client address as text (e.g. "127.0.0.1"); out holds 64 bytes. */
 void dai_http_client_addr(const struct dai_http_request *req, char out[64]);
 
@@ -134,12 +144,22 @@ DAI_MUST_CHECK int dai_http_resume_with(struct dai_http_request *req, unsigned s
                                         const char *content_type, const void *body, size_t len,
                                         const struct dai_http_header *hdrs, size_t n_hdrs);
 
-/* Queue a response the caller built (borrowed: the caller still destroys it),
- * e.g. MHD_create_response_for_upgrade() for a WebSocket handshake (needs
- * allow_upgrade). From on_headers/on_request only; records req->status. A
- * response queued from on_headers makes MHD close the connection after it
- * (fine for an upgrade, which takes the socket over). 0 or DAI_EINVAL. */
-DAI_MUST_CHECK int dai_http_queue_response(struct dai_http_request *req, unsigned status,
-                                           struct MHD_Response *resp);
+/* An upgraded connection (e.g. a WebSocket) after its 101 was sent. */
+struct dai_http_upgraded;
+/* Runs once, on a server thread, when the 101 is out: fd is the socket, now
+ * the callee's to read and write (but not to close); extra holds bytes the
+ * client sent after its request (borrowed for the call). The callee ends the
+ * connection with dai_http_upgraded_close(up), exactly once, from any thread. */
+typedef void (*dai_http_upgrade_fn)(void *ud, int fd, const char *extra, size_t extra_len,
+                                    struct dai_http_upgraded *up);
+/* Answer 101 Switching Protocols with hdrs (copied) and hand the socket to fn
+ * (needs allow_upgrade). From on_headers/on_request only; on_complete runs
+ * after fn. 0, -ENOMEM or DAI_EINVAL. */
+DAI_MUST_CHECK int dai_http_upgrade(struct dai_http_request *req,
+                                    const struct dai_http_header *hdrs, size_t n_hdrs,
+                                    dai_http_upgrade_fn fn, void *ud);
+/* Close an upgraded connection (its socket is closed by the server). 0 or
+ * DAI_EINVAL. */
+int dai_http_upgraded_close(struct dai_http_upgraded *up);
 
 #endif
