@@ -79,17 +79,18 @@ static void fatal(struct cls_daemon *d, const char *what, const char *err)
     dai_lifecycle_request_stop(what);
 }
 
-/* The partitions we own as a librdkafka list (new) with their next offsets;
+/* The partitions we own (new array, *n of them) with their next offsets;
  * only_advanced: just the partitions written since their last commit. */
-static rd_kafka_topic_partition_list_t *offsets_list(struct cls_daemon *d, bool only_advanced)
+static struct dai_kafka_pos *offsets_list(struct cls_daemon *d, bool only_advanced, size_t *n)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(d->n_parts + 1);
+    struct dai_kafka_pos *l = calloc((size_t)d->n_parts + 1, sizeof(*l));
 
+    *n = 0;
     for (int i = 0; l && i < d->n_parts; i++) {
         struct part *p = &d->parts[i];
         if (only_advanced && (p->next < 0 || p->next == p->committed))
             continue;
-        rd_kafka_topic_partition_list_add(l, d->cfg->common.topic_raw, p->id)->offset = p->next;
+        l[(*n)++] = (struct dai_kafka_pos){p->id, p->next};
     }
     return l;
 }
@@ -184,28 +185,29 @@ static void abort_txn(struct cls_daemon *d, const char *why, bool rewind)
  * the transaction has been aborted (or the daemon is stopping). */
 static int commit_txn(struct cls_daemon *d, bool rewind_on_abort)
 {
-    rd_kafka_topic_partition_list_t *offs;
+    struct dai_kafka_pos *offs;
     long long t0 = dai_mono_us();
     char err[512];
+    size_t n_offs;
     int rc = 0;
 
     if (!d->txn_open)
         return 0;
-    offs = offsets_list(d, true);
+    offs = offsets_list(d, true, &n_offs);
     if (!offs)
         return -ENOMEM;
     /* Wait for the acks before the offsets go in: then nothing of ours can
      * land after a partition's new owner looked at the topic's end. */
     if (dai_producer_flush(d->producer, d->cfg->txn_timeout_ms) > 0)
         rc = DAI_ETXN_ABORT;
-    if (!rc && offs->cnt > 0)
-        TXN_STEP(rc, dai_txn_send_offsets(d->producer, dai_consumer_handle(d->consumer), offs,
-                                          OP_TIMEOUT_MS, err, sizeof(err)));
+    if (!rc && n_offs > 0)
+        TXN_STEP(rc, dai_txn_send_offsets(d->producer, d->consumer, d->cfg->common.topic_raw,
+                                          offs, n_offs, OP_TIMEOUT_MS, err, sizeof(err)));
     if (!rc)
         TXN_STEP(rc, dai_txn_commit(d->producer, OP_TIMEOUT_MS, err, sizeof(err)));
     else if (rc == DAI_ETXN_ABORT && !err[0])
         snprintf(err, sizeof(err), "messages still unacknowledged after txn.timeout");
-    rd_kafka_topic_partition_list_destroy(offs);
+    free(offs);
     if (rc == DAI_ETXN_FATAL) {
         fatal(d, "transaction failed", err);
         return rc;
@@ -276,53 +278,50 @@ static bool commit_due(const struct cls_daemon *d)
  * theirs would commit stale offsets with it (their records then run twice). */
 static void fetch_committed(struct cls_daemon *d, int first)
 {
-    rd_kafka_topic_partition_list_t *l = offsets_list(d, false);
-    rd_kafka_resp_err_t e;
+    size_t n, skip;
+    struct dai_kafka_pos *l = offsets_list(d, false, &n);
+    char err[256];
+    int rc;
 
     if (!l)
         return;
-    if (first > 0) {
-        for (int i = 0; i < first && i < d->n_parts; i++)
-            (void)rd_kafka_topic_partition_list_del(l, d->cfg->common.topic_raw,
-                                                    d->parts[i].id);
-        if (l->cnt == 0) {
-            rd_kafka_topic_partition_list_destroy(l);
-            return;
-        }
+    /* offsets_list keeps the order of d->parts: the ones kept come first. */
+    skip = first <= 0 ? 0 : (size_t)first < n ? (size_t)first : n;
+    if (skip == n) {
+        free(l);
+        return;
     }
-    e = rd_kafka_committed(dai_consumer_handle(d->consumer), l, OP_TIMEOUT_MS);
-    for (int i = 0; !e && i < l->cnt; i++) {
-        struct part *p = part_of(d, l->elems[i].partition);
-        if (p && l->elems[i].offset >= 0)
-            p->committed = p->next = l->elems[i].offset;
+    rc = dai_consumer_committed(d->consumer, d->cfg->common.topic_raw, l + skip, n - skip,
+                                OP_TIMEOUT_MS, err, sizeof(err));
+    for (size_t i = skip; !rc && i < n; i++) {
+        struct part *p = part_of(d, l[i].partition);
+        if (p && l[i].offset >= 0)
+            p->committed = p->next = l[i].offset;
     }
-    if (e)
-        DAI_WARN("cannot read committed offsets: %s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
+    if (rc)
+        DAI_WARN("cannot read committed offsets: %s", err);
+    free(l);
 }
 
 static void rewind_to_committed(struct cls_daemon *d)
 {
-    rd_kafka_topic_partition_list_t *l;
-    rd_kafka_error_t *e;
+    struct dai_kafka_pos *l;
     char err[256];
+    size_t n;
 
     for (int i = 0; i < d->n_parts; i++)
         cls_pipeline_drop_partition(d->pipe, d->parts[i].id);
     fetch_committed(d, 0);
-    l = offsets_list(d, false);
+    l = offsets_list(d, false, &n);
     if (!l)
         return;
-    for (int i = 0; i < l->cnt; i++)
-        if (l->elems[i].offset < 0)
-            l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    e = rd_kafka_seek_partitions(dai_consumer_handle(d->consumer), l, OP_TIMEOUT_MS);
-    if (e) {
-        snprintf(err, sizeof(err), "%s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
+    for (size_t i = 0; i < n; i++)
+        if (l[i].offset < 0)
+            l[i].offset = DAI_KAFKA_OFFSET_BEGINNING;
+    if (dai_consumer_seek(d->consumer, d->cfg->common.topic_raw, l, n, OP_TIMEOUT_MS, err,
+                          sizeof(err)))
         fatal(d, "cannot rewind to the committed offsets", err);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
+    free(l);
     /* The state of keys we wrote in the aborted transaction stays as we
      * computed it: those classifications are real, and re-reading them saves
      * LLM calls (docs/classifier.md, "limits"). */
@@ -398,19 +397,20 @@ static void on_rebalance(void *ud, const rd_kafka_topic_partition_list_t *parts,
 
 static void set_paused(struct cls_daemon *d, bool pause)
 {
-    rd_kafka_topic_partition_list_t *l;
-    rd_kafka_t *rk = dai_consumer_handle(d->consumer);
+    struct dai_kafka_pos *l;
+    size_t n;
 
     if (pause == d->paused || d->n_parts == 0)
         return;
-    l = offsets_list(d, false);
+    l = offsets_list(d, false, &n);
     if (!l)
         return;
-    if (pause)
-        (void)rd_kafka_pause_partitions(rk, l); /* per-partition errors: nothing to do */
-    else
-        (void)rd_kafka_resume_partitions(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    /* A failure leaves fetching as it was; the next call tries again. */
+    if (dai_consumer_pause(d->consumer, d->cfg->common.topic_raw, l, n, pause)) {
+        free(l);
+        return;
+    }
+    free(l);
     d->paused = pause;
     DAI_DEBUG("consumption %s buffered=%zu", pause ? "paused" : "resumed",
               cls_pipeline_buffered(d->pipe));
@@ -418,7 +418,6 @@ static void set_paused(struct cls_daemon *d, bool pause)
 
 static void publish_lag(struct cls_daemon *d)
 {
-    rd_kafka_t *rk = dai_consumer_handle(d->consumer);
     char pid[16];
 
     if (dai_mono_us() - d->last_lag_us < 1000000)
@@ -429,8 +428,8 @@ static void publish_lag(struct cls_daemon *d)
         int64_t lo = -1, hi = -1, base = d->parts[i].committed;
 
         /* cached from fetch responses: no broker round-trip here */
-        if (rd_kafka_get_watermark_offsets(rk, d->cfg->common.topic_raw, d->parts[i].id, &lo,
-                                           &hi) || hi < 0)
+        if (dai_consumer_cached_watermarks(d->consumer, d->cfg->common.topic_raw,
+                                           d->parts[i].id, &lo, &hi))
             continue;
         if (base < 0)
             base = lo;

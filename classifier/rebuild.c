@@ -82,9 +82,9 @@ void cls_rebuild_free(struct cls_rebuild *r)
  * ones (the topic may have grown) from the beginning. */
 static int assign_all(struct cls_rebuild *r, int n, char *err, size_t errlen)
 {
-    rd_kafka_topic_partition_list_t *l;
-    rd_kafka_resp_err_t e;
+    struct dai_kafka_pos *l;
     int64_t *pos;
+    int rc;
 
     if (n <= r->n_parts)
         return 0;
@@ -92,22 +92,18 @@ static int assign_all(struct cls_rebuild *r, int n, char *err, size_t errlen)
     if (!pos)
         return -ENOMEM;
     r->pos = pos;
-    l = rd_kafka_topic_partition_list_new(n);
+    l = calloc((size_t)n, sizeof(*l));
     if (!l)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         if (i >= r->n_parts)
             r->pos[i] = 0;
-        rd_kafka_topic_partition_list_add(l, r->cfg->common.topic_enriched, i)->offset =
-            i < r->n_parts ? r->pos[i] : RD_KAFKA_OFFSET_BEGINNING;
+        l[i] = (struct dai_kafka_pos){i, i < r->n_parts ? r->pos[i] : DAI_KAFKA_OFFSET_BEGINNING};
     }
-    e = rd_kafka_assign(dai_consumer_handle(r->c), l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        snprintf(err, errlen, "cannot assign %s: %s", r->cfg->common.topic_enriched,
-                 rd_kafka_err2str(e));
-        return DAI_EKAFKA;
-    }
+    rc = dai_consumer_assign(r->c, r->cfg->common.topic_enriched, l, (size_t)n, err, errlen);
+    free(l);
+    if (rc)
+        return rc;
     r->n_parts = n;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Following issues.enriched: every partition is assigned by hand from the
  * beginning (read_committed, a throw-away group id, no commits — so gateway
- * instances never share or move offsets), each message is applied to the
+ * instances never share or move offsets), partitions added to the topic
+ * later are picked up from their beginning too, each message is applied to the
  * store, and — once the view has caught up with the end offsets seen at
  * start — handed to the WebSocket fan-out. Readiness and lag are tracked here.
  * Runs on the main thread until the process is asked to stop. */
@@ -27,6 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* How often the topic's metadata is checked for added partitions. */
+#define FOLLOW_EVERY_MS 5000
+
 enum phase { PH_CONNECTING = 0, PH_CATCHING_UP, PH_LIVE };
 
 struct gw_follower {
@@ -41,6 +45,10 @@ struct gw_follower {
     int64_t *end_at_start; /* high watermarks when we assigned */
     int64_t *next;         /* next offset to read, per partition */
     int64_t *applied;      /* offset after the last message the store took in (atomic) */
+    /* applied arrays replaced when the topic grew: other threads may still
+     * read them, so they are freed with the follower. */
+    int64_t **retired;
+    int n_retired;
     bool *at_end;
     atomic_int phase;
     atomic_int parts_done;
@@ -112,6 +120,9 @@ void gw_follower_free(struct gw_follower *f)
     free(f->end_at_start);
     free(f->next);
     free(f->applied);
+    for (int i = 0; i < f->n_retired; i++)
+        free(f->retired[i]);
+    free(f->retired);
     free(f->at_end);
     free(f);
 }
@@ -131,16 +142,64 @@ bool gw_follower_ready(const struct gw_follower *f, char *why, size_t n)
     return false;
 }
 
+/* The topic has n partitions now (from the consumer's follow, or read at
+ * start): the new ones start empty and count as caught up, since nothing on
+ * them is in the replay the view waits for. Idempotent. */
+static int grow(void *ud, int n)
+{
+    struct gw_follower *f = ud;
+    int64_t *end_at_start, *next, *applied, **retired;
+    bool *at_end;
+
+    if (n <= f->nparts)
+        return 0;
+    /* applied is read by other threads (gw_follower_applied): a new array
+     * is published and the old one kept, never realloc'd under a reader. */
+    applied = calloc((size_t)n, sizeof(*applied));
+    retired = realloc(f->retired, (size_t)(f->n_retired + 1) * sizeof(*retired));
+    if (retired)
+        f->retired = retired;
+    if (!applied || !retired) {
+        free(applied);
+        return -ENOMEM;
+    }
+    end_at_start = realloc(f->end_at_start, (size_t)n * sizeof(*end_at_start));
+    if (end_at_start)
+        f->end_at_start = end_at_start;
+    next = realloc(f->next, (size_t)n * sizeof(*next));
+    if (next)
+        f->next = next;
+    at_end = realloc(f->at_end, (size_t)n * sizeof(*at_end));
+    if (at_end)
+        f->at_end = at_end;
+    if (!end_at_start || !next || !at_end) {
+        free(applied);
+        return -ENOMEM;
+    }
+    if (f->nparts)
+        memcpy(applied, f->applied, (size_t)f->nparts * sizeof(*applied));
+    f->retired[f->n_retired++] = f->applied;
+    __atomic_store_n(&f->applied, applied, __ATOMIC_RELEASE);
+    for (int i = f->nparts; i < n; i++) {
+        f->end_at_start[i] = 0;
+        f->next[i] = 0;
+        f->at_end[i] = true;
+    }
+    atomic_fetch_add(&f->parts_done, n - f->nparts);
+    atomic_store(&f->parts_total, n);
+    f->nparts = n;
+    return 0;
+}
+
 /* Ensure the topic, read its end offsets and assign every partition from the
- * beginning. 0, or an error to retry after a pause. */
+ * beginning, following the topic as it gains partitions. 0, or an error to
+ * retry after a pause. */
 static int start(struct gw_follower *f, char *err, size_t errlen)
 {
     rd_kafka_t *rk = dai_consumer_handle(f->c);
-    rd_kafka_topic_partition_list_t *parts;
     const char *topics[] = {f->topic};
     int64_t *low = NULL, *high = NULL;
-    rd_kafka_resp_err_t e;
-    int n = 0, rc, done = 0;
+    int n = 0, rc, done = 0, assigned = 0;
 
     if (f->cfg->common.ensure_topics) {
         rc = dai_kafka_ensure_topics(rk, &f->cfg->common, topics, 1, 10000, err, errlen);
@@ -154,8 +213,7 @@ static int start(struct gw_follower *f, char *err, size_t errlen)
     f->next = calloc((size_t)n, sizeof(*f->next));
     f->applied = calloc((size_t)n, sizeof(*f->applied));
     f->at_end = calloc((size_t)n, sizeof(*f->at_end));
-    parts = rd_kafka_topic_partition_list_new(n);
-    if (!f->end_at_start || !f->next || !f->applied || !f->at_end || !parts) {
+    if (!f->end_at_start || !f->next || !f->applied || !f->at_end) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto out;
@@ -166,26 +224,27 @@ static int start(struct gw_follower *f, char *err, size_t errlen)
         /* An empty partition (or one whose data all expired) is caught up. */
         f->at_end[i] = high[i] <= low[i];
         done += f->at_end[i];
-        rd_kafka_topic_partition_list_add(parts, f->topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
-    e = rd_kafka_assign(rk, parts);
-    if (e) {
-        snprintf(err, errlen, "assign %s: %s", f->topic, rd_kafka_err2str(e));
-        rc = DAI_EKAFKA;
+    rc = dai_consumer_follow(f->c, f->topic, FOLLOW_EVERY_MS, 10000, grow, f, &assigned, err,
+                             errlen);
+    if (rc)
         goto out;
-    }
     f->nparts = n;
-    atomic_store(&f->parts_total, n);
     atomic_store(&f->parts_done, done);
-    DAI_INFO("following topic=%s partitions=%d from=beginning", f->topic, n);
+    atomic_store(&f->parts_total, n); /* last: readers index the arrays by it */
+    /* Partitions added between the two metadata reads are new ones; should
+     * there be no memory to track them, their events still reach the store. */
+    if (assigned > n && grow(f, assigned))
+        DAI_WARN("out of memory tracking partitions topic=%s partitions=%d", f->topic,
+                 assigned);
+    DAI_INFO("following topic=%s partitions=%d from=beginning", f->topic, f->nparts);
 out:
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
     if (rc) {
         free(f->end_at_start);
         free(f->next);
+        free(f->applied);
         free(f->at_end);
-        f->end_at_start = f->next = NULL;
+        f->end_at_start = f->next = f->applied = NULL;
         f->at_end = NULL;
     }
     free(low);
@@ -282,12 +341,12 @@ int64_t gw_follower_applied(const struct gw_follower *f, int32_t partition)
     /* parts_total is stored after the arrays exist. */
     if (partition < 0 || partition >= atomic_load(&((struct gw_follower *)f)->parts_total))
         return -1;
-    return __atomic_load_n(&f->applied[partition], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&__atomic_load_n(&f->applied, __ATOMIC_ACQUIRE)[partition],
+                           __ATOMIC_ACQUIRE);
 }
 
 static void update_lag(struct gw_follower *f)
 {
-    rd_kafka_t *rk = dai_consumer_handle(f->c);
     struct gw_store_stats st;
 
     for (int p = 0; p < f->nparts; p++) {
@@ -295,7 +354,7 @@ static void update_lag(struct gw_follower *f)
         char label[16];
 
         /* Cached by librdkafka from fetch responses: no broker round trip. */
-        if (rd_kafka_get_watermark_offsets(rk, f->topic, p, &lo, &hi) || hi < 0)
+        if (dai_consumer_cached_watermarks(f->c, f->topic, p, &lo, &hi))
             continue;
         snprintf(label, sizeof(label), "%d", p);
         dai_metric_set(f->m->lag, (double)(hi > f->next[p] ? hi - f->next[p] : 0), label);

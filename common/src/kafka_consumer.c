@@ -7,11 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct dai_consumer {
-    struct kclient k;
-    dai_rebalance_fn on_rebalance;
-    void *ud;
-};
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -152,6 +147,8 @@ rd_kafka_message_t *dai_consumer_poll(struct dai_consumer *c, int timeout_ms)
 
     if (!c)
         return NULL;
+    if (c->follow_topic)
+        dai__kafka_follow_tick(c);
     m = rd_kafka_consumer_poll(c->k.rk, timeout_ms);
     if (m && m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         snprintf(what, sizeof(what), "kafka consume error topic=%s partition=%d offset=%lld",
@@ -181,5 +178,6 @@ void dai_consumer_close(struct dai_consumer *c)
                                     rd_kafka_err2str(e));
     rd_kafka_destroy(c->k.rk);
     pthread_mutex_destroy(&c->k.mu);
+    free(c->follow_topic);
     free(c);
 }

@@ -27,6 +27,27 @@ struct kclient {
         long long us;
     } logged[8];
 };
+struct dai_consumer {
+    struct kclient k;
+    dai_rebalance_fn on_rebalance;
+    void *ud;
+    /* dai_consumer_follow: the topic whose new partitions are assigned, how
+     * often its metadata is asked for, when it was last, and how many
+     * partitions are assigned (0..n-1). Consumer thread only. */
+    char *follow_topic;
+    long long follow_every_us, follow_last_us;
+    int follow_parts;
+    dai_partitions_fn follow_grow;
+    void *follow_ud;
+};
+
+/* A partition list for topic with pos's partitions and offsets (new), or NULL. */
+rd_kafka_topic_partition_list_t *dai__kafka_list_of(const char *topic,
+                                                    const struct dai_kafka_pos *pos, size_t n);
+/* kafka_assign.c: in dai_consumer_poll, assign partitions the followed
+ * topic gained (at most once per follow interval). */
+void dai__kafka_follow_tick(struct dai_consumer *c);
+
 /* Log a client error, at DEBUG when the same code was logged recently, and
  * count it. */
 void dai__kafka_log_client_error(struct kclient *k, enum dai_log_level level,

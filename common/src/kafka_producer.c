@@ -281,22 +281,30 @@ int dai_txn_begin(struct dai_producer *p, char *err, size_t errlen)
     return txn_result(rd_kafka_begin_transaction(p->k.rk), "begin transaction", err, errlen);
 }
 
-int dai_txn_send_offsets(struct dai_producer *p, rd_kafka_t *consumer,
-                         const rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
-                         char *err, size_t errlen)
+int dai_txn_send_offsets(struct dai_producer *p, struct dai_consumer *consumer,
+                         const char *topic, const struct dai_kafka_pos *offsets, size_t n,
+                         int timeout_ms, char *err, size_t errlen)
 {
     rd_kafka_consumer_group_metadata_t *gm;
+    rd_kafka_topic_partition_list_t *l;
     int rc;
 
-    if (!p || !consumer || !offsets)
+    if (!p || !consumer || !topic || (n && !offsets))
         return DAI_EINVAL;
-    gm = rd_kafka_consumer_group_metadata(consumer);
+    gm = rd_kafka_consumer_group_metadata(consumer->k.rk);
     if (!gm) {
         snprintf(err, errlen, "send offsets: the consumer has no group metadata");
         return DAI_EKAFKA;
     }
-    rc = txn_result(rd_kafka_send_offsets_to_transaction(p->k.rk, offsets, gm, timeout_ms),
+    l = dai__kafka_list_of(topic, offsets, n);
+    if (!l) {
+        rd_kafka_consumer_group_metadata_destroy(gm);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    rc = txn_result(rd_kafka_send_offsets_to_transaction(p->k.rk, l, gm, timeout_ms),
                     "send offsets to transaction", err, errlen);
+    rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_consumer_group_metadata_destroy(gm);
     return rc;
 }

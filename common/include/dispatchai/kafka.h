@@ -21,6 +21,19 @@ struct dai_kafka_header {
     size_t len;
 };
 
+/* A partition of one topic and an offset: a position, or one of the
+ * DAI_KAFKA_OFFSET_* values. */
+struct dai_kafka_pos {
+    int32_t partition;
+    int64_t offset;
+};
+#define DAI_KAFKA_OFFSET_BEGINNING RD_KAFKA_OFFSET_BEGINNING
+#define DAI_KAFKA_OFFSET_END RD_KAFKA_OFFSET_END
+/* No committed offset (dai_consumer_committed). */
+#define DAI_KAFKA_OFFSET_NONE RD_KAFKA_OFFSET_INVALID
+
+struct dai_consumer;
+
 /* ---- producer ---------------------------------------------------------- */
 
 /* A delivery report, run on the producer's poll thread (or in
@@ -74,10 +87,11 @@ int dai_producer_free(struct dai_producer *p, int flush_timeout_ms);
 /* Transactions: 0 or DAI_ETXN_RETRY / DAI_ETXN_ABORT / DAI_ETXN_FATAL, message in err. */
 DAI_MUST_CHECK int dai_txn_init(struct dai_producer *p, int timeout_ms, char *err, size_t errlen);
 DAI_MUST_CHECK int dai_txn_begin(struct dai_producer *p, char *err, size_t errlen);
-/* offsets: next offsets to consume (last processed + 1) per partition. */
-DAI_MUST_CHECK int dai_txn_send_offsets(struct dai_producer *p, rd_kafka_t *consumer,
-                                        const rd_kafka_topic_partition_list_t *offsets,
-                                        int timeout_ms, char *err, size_t errlen);
+/* Commit with the transaction, for consumer's group, the next offsets to
+ * consume (last processed + 1) of n partitions of topic. */
+DAI_MUST_CHECK int dai_txn_send_offsets(struct dai_producer *p, struct dai_consumer *consumer,
+                                        const char *topic, const struct dai_kafka_pos *offsets,
+                                        size_t n, int timeout_ms, char *err, size_t errlen);
 DAI_MUST_CHECK int dai_txn_commit(struct dai_producer *p, int timeout_ms, char *err,
                                   size_t errlen);
 DAI_MUST_CHECK int dai_txn_abort(struct dai_producer *p, int timeout_ms, char *err,
@@ -109,8 +123,6 @@ struct dai_consumer_options {
     struct dai_metrics *metrics;
 };
 
-struct dai_consumer;
-
 struct dai_consumer *dai_consumer_new(const struct dai_consumer_options *opt, char *err,
                                       size_t errlen);
 /* Next message, event error or NULL after timeout_ms. The caller destroys it
@@ -120,6 +132,44 @@ rd_kafka_message_t *dai_consumer_poll(struct dai_consumer *c, int timeout_ms);
 rd_kafka_t *dai_consumer_handle(struct dai_consumer *c);
 /* Leave the group (commits nothing by itself unless auto_commit) and destroy. NULL is fine. */
 void dai_consumer_close(struct dai_consumer *c);
+
+/* Manual assignment (subscribe = false). These return 0, or DAI_EKAFKA /
+ * DAI_ETIMEOUT / -ENOMEM with the reason in err where there is one. */
+
+/* Replace the assignment with n partitions of topic, each read from its offset. */
+DAI_MUST_CHECK int dai_consumer_assign(struct dai_consumer *c, const char *topic,
+                                       const struct dai_kafka_pos *pos, size_t n, char *err,
+                                       size_t errlen);
+/* The followed topic now has n_parts partitions (more than before); run in
+ * dai_consumer_poll before the new ones are assigned. 0, or a negative code
+ * to leave them unassigned until the next metadata check (e.g. -ENOMEM). */
+typedef int (*dai_partitions_fn)(void *ud, int n_parts);
+/* Assign every partition topic has now from the beginning, and from then on
+ * follow it: dai_consumer_poll asks for the topic's metadata every every_ms
+ * and assigns partitions added since, from the beginning (so no message on
+ * them is missed), after on_grow (may be NULL) accepted them. *n_parts
+ * receives the partitions assigned now. */
+DAI_MUST_CHECK int dai_consumer_follow(struct dai_consumer *c, const char *topic, int every_ms,
+                                       int timeout_ms, dai_partitions_fn on_grow, void *ud,
+                                       int *n_parts, char *err, size_t errlen);
+/* Move n assigned partitions of topic to their offsets. */
+DAI_MUST_CHECK int dai_consumer_seek(struct dai_consumer *c, const char *topic,
+                                     const struct dai_kafka_pos *pos, size_t n, int timeout_ms,
+                                     char *err, size_t errlen);
+/* The group's committed offsets of n partitions of topic, into pos[i].offset
+ * (DAI_KAFKA_OFFSET_NONE where nothing is committed). With read_committed it
+ * waits for pending transactional commits. */
+DAI_MUST_CHECK int dai_consumer_committed(struct dai_consumer *c, const char *topic,
+                                          struct dai_kafka_pos *pos, size_t n, int timeout_ms,
+                                          char *err, size_t errlen);
+/* Stop (pause = true) or restart fetching n partitions of topic (offsets ignored). */
+DAI_MUST_CHECK int dai_consumer_pause(struct dai_consumer *c, const char *topic,
+                                      const struct dai_kafka_pos *pos, size_t n, bool pause);
+/* Low and high watermarks of a partition as last seen in fetch responses (no
+ * broker round trip). 0, or DAI_ENOTFOUND when none are known yet. */
+DAI_MUST_CHECK int dai_consumer_cached_watermarks(struct dai_consumer *c, const char *topic,
+                                                  int32_t partition, int64_t *low,
+                                                  int64_t *high);
 
 /* ---- helpers ----------------------------------------------------------- */
 
