@@ -255,8 +255,8 @@ static void intake(struct cls_pipeline *p, struct cls_job *job)
         cls_job_make_dlq(job, "schema", "no issue or pull_request subject");
         return;
     }
-    rc = dai_event_key(key, sizeof(key), job->subj.repo, job->subj.type, job->subj.number);
-    if (rc < 0) {
+    rc = dai_event_key(key, sizeof(key), job->subj.repo, job->subj.type, job->subj.number, NULL);
+    if (rc) {
         cls_job_make_dlq(job, "schema", "repository name too long for a key");
         return;
     }

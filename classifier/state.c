@@ -172,7 +172,7 @@ int cls_state_apply_record(struct cls_state *s, const char *key, size_t klen, co
                                      sizeof(err)) != 0)
         goto out;
     if (!ks) {
-        if (dai_event_key(kbuf, sizeof(kbuf), subj.repo, subj.type, subj.number) < 0)
+        if (dai_event_key(kbuf, sizeof(kbuf), subj.repo, subj.type, subj.number, NULL))
             goto out;
         ks = cls_state_get(s, kbuf);
     }

@@ -343,7 +343,7 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
     pb = calloc(1, sizeof(*pb));
     text = json_dumps(ev, JSON_COMPACT);
     if (!pb || !text || dai_event_subject(ev, &sub) ||
-        dai_event_key(key, sizeof(key), sub.repo, sub.type, sub.number) < 0)
+        dai_event_key(key, sizeof(key), sub.repo, sub.type, sub.number, NULL))
         goto oom;
     pb->app = app;
     pb->req = req;

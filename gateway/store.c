@@ -434,12 +434,12 @@ static int parse_event(const char *json, size_t len, struct parsed *p, char *err
         return DAI_ESCHEMA;
     }
     p->action = dai_json_str(p->ev, "action", "");
-    rc = dai_event_key(p->key, sizeof(p->key), p->sub.repo, p->sub.type, p->sub.number);
-    if (rc < 0) {
+    rc = dai_event_key(p->key, sizeof(p->key), p->sub.repo, p->sub.type, p->sub.number,
+                       &p->key_len);
+    if (rc) {
         snprintf(err, errlen, "event key longer than %zu bytes", sizeof(p->key) - 1);
         return DAI_ESCHEMA;
     }
-    p->key_len = (size_t)rc;
     gw_lower(p->key, p->key_len + 1, p->key_lc);
     return 0;
 }

@@ -163,13 +163,13 @@ static int find_issue(struct gw_store *s, const char *repo, long long number, ui
     char key[512];
 
     for (size_t i = 0; i < 2; i++) {
-        int len = dai_event_key(key, sizeof(key), repo, types[i], number);
         uint64_t found;
+        size_t len;
 
-        if (len < 0)
+        if (dai_event_key(key, sizeof(key), repo, types[i], number, &len))
             return DAI_ENOTFOUND;
-        gw_lower(key, (size_t)len, key);
-        if (dai_map_get(&s->keys, key, (size_t)len, &found) == 0) {
+        gw_lower(key, len, key);
+        if (dai_map_get(&s->keys, key, len, &found) == 0) {
             *id = (uint32_t)found;
             return 0;
         }

@@ -394,10 +394,10 @@ int ing_normalize(const struct ing_normalizer *n, enum ing_event ev, const char 
         snprintf(err, errlen, "repository.full_name: empty or longer than 256 bytes");
         return DAI_ESCHEMA;
     }
-    rc = dai_event_key(info->key, sizeof(info->key), full, subject_type, info->number);
-    if (rc < 0)
+    rc = dai_event_key(info->key, sizeof(info->key), full, subject_type, info->number,
+                       &info->key_len);
+    if (rc)
         return rc;
-    info->key_len = (size_t)rc;
     action_text(payload, &sp[P_ACTION], info->action, sizeof(info->action));
 
     dai_buf_reset(out);

@@ -14,7 +14,7 @@ int ing_verify(const struct ing_verifier *v, const void *body, size_t len, const
         return 0;
     if (!header || v->n == 0)
         return DAI_EBADSIG;
-    return dai_hmac_verify_any(v->secrets, v->n, body, len, header);
+    return dai_hmac_verify_any(v->secrets, v->n, body, len, header, NULL);
 }
 
 const char *ing_verify_reason(const char *header)

@@ -71,8 +71,8 @@ struct ing_verifier {
 };
 
 /* Check X-Hub-Signature-256 (header, may be NULL) over the exact raw body.
- * Returns the index of the matching secret (>= 0), 0 in insecure mode, or
- * DAI_EBADSIG when the header is missing, malformed or matches no secret.
+ * Returns 0 (also in insecure mode), or DAI_EBADSIG when the header is
+ * missing, malformed or matches no secret.
  * Constant time in the signature; thread-safe. */
 DAI_MUST_CHECK int ing_verify(const struct ing_verifier *v, const void *body, size_t len,
                               const char *header);

@@ -239,13 +239,15 @@ int dai_classification_from_json(const json_t *obj, struct dai_classification *o
 }
 
 int dai_event_key(char *out, size_t n, const char *full_name, const char *subject,
-                  long long number)
+                  long long number, size_t *len)
 {
-    int len = snprintf(out, n, "%s:%s:%lld", full_name, subject, number);
+    int w = snprintf(out, n, "%s:%s:%lld", full_name, subject, number);
 
-    if (len < 0 || (size_t)len >= n)
+    if (w < 0 || (size_t)w >= n)
         return DAI_ETOOBIG;
-    return len;
+    if (len)
+        *len = (size_t)w;
+    return 0;
 }
 
 static const char *str_or_empty(const json_t *obj, const char *key)

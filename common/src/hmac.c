@@ -53,26 +53,33 @@ int dai_hmac_parse_signature(const char *header, unsigned char out[DAI_SHA256_LE
 }
 
 int dai_hmac_verify_any(const char *const *secrets, size_t n, const void *body, size_t len,
-                        const char *header)
+                        const char *header, size_t *which)
 {
     unsigned char want[DAI_SHA256_LEN], got[DAI_SHA256_LEN];
-    int match = DAI_EBADSIG;
+    bool matched = false;
+    size_t match = 0;
 
     if (dai_hmac_parse_signature(header, want))
         return DAI_EBADSIG;
     /* Every secret is tried even after a match so the time taken does not
      * reveal which one matched. Empty secrets are skipped: anyone can sign
      * with an empty key, so it must never authenticate a delivery. */
-    for (size_t i = 0; i < n && i <= 0x7fffffff; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!secrets[i] || !secrets[i][0])
             continue;
         if (hmac_compute(secrets[i], strlen(secrets[i]), body, len, got))
             continue;
-        if (CRYPTO_memcmp(got, want, DAI_SHA256_LEN) == 0 && match < 0)
-            match = (int)i;
+        if (CRYPTO_memcmp(got, want, DAI_SHA256_LEN) == 0 && !matched) {
+            matched = true;
+            match = i;
+        }
     }
     OPENSSL_cleanse(got, sizeof(got));
-    return match;
+    if (!matched)
+        return DAI_EBADSIG;
+    if (which)
+        *which = match;
+    return 0;
 }
 
 void dai_hmac_sign_header(const char *secret, const void *body, size_t len, char out[72])
@@ -84,7 +91,7 @@ void dai_hmac_sign_header(const char *secret, const void *body, size_t len, char
     dai_hex_encode(mac, DAI_SHA256_LEN, out + SIG_PREFIX_LEN);
 }
 
-int dai_ct_equal(const void *a, const void *b, size_t n)
+bool dai_ct_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -472,7 +472,7 @@ static enum outcome handle(struct gw_writeback *w, const rd_kafka_message_t *m)
         count(w, "not_allowed");
         goto done;
     }
-    if (dai_event_key(key, sizeof(key), repo, subj.type, subj.number) < 0) {
+    if (dai_event_key(key, sizeof(key), repo, subj.type, subj.number, NULL)) {
         count(w, "invalid");
         goto done;
     }

@@ -33,10 +33,13 @@ static json_t *load(const char *s)
 static void test_events_key_format(void **state)
 {
     char key[64];
+    size_t len = 0;
     (void)state;
-    assert_int_equal(dai_event_key(key, sizeof(key), "testorg/testrepo", "issue", 123), 26);
+    assert_int_equal(dai_event_key(key, sizeof(key), "testorg/testrepo", "issue", 123, &len), 0);
+    assert_int_equal(len, 26);
     assert_string_equal(key, "testorg/testrepo:issue:123");
-    assert_int_equal(dai_event_key(key, 10, "testorg/testrepo", "issue", 123), DAI_ETOOBIG);
+    assert_int_equal(dai_event_key(key, 10, "testorg/testrepo", "issue", 123, &len),
+                     DAI_ETOOBIG);
 }
 
 static void test_events_vocabulary_round_trip(void **state)

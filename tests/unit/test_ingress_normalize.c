@@ -291,6 +291,7 @@ static void test_ingress_normalize_comment_on_pull_request(void **state)
     json_t *gh, *ev = normalize_fixture("issue_comment.created.pull_request.json",
                                         ING_EV_ISSUE_COMMENT, &info, &gh);
     char key[64];
+    size_t klen = 0;
 
     (void)state;
     check_common(ev, gh, "issue_comment");
@@ -299,8 +300,9 @@ static void test_ingress_normalize_comment_on_pull_request(void **state)
     assert_string_equal(info.key, "testorg/testrepo:pull_request:124");
     /* Same key as common's reading of the event. */
     assert_int_equal(dai_event_subject(ev, &subj), 0);
-    assert_int_equal(dai_event_key(key, sizeof(key), subj.repo, subj.type, subj.number),
-                     (int)strlen(info.key));
+    assert_int_equal(dai_event_key(key, sizeof(key), subj.repo, subj.type, subj.number, &klen),
+                     0);
+    assert_int_equal(klen, strlen(info.key));
     assert_string_equal(key, info.key);
     json_decref(ev);
     json_decref(gh);

@@ -1,6 +1,23 @@
-/* Error codes shared by every DispatchAI module.
- * Functions that can fail return 0 on success and a negative value on failure:
- * -errno for OS/resource errors, DAI_E* (<= -1000) for domain errors. */
+/* Error codes shared by every DispatchAI module, and the one result
+ * convention of the project (common and the daemons alike):
+ *
+ * - A function that can fail returns int: 0 on success, a negative value on
+ *   failure: -errno for OS and resource errors (-ENOMEM), DAI_E* (<= -1000)
+ *   for domain errors. Nothing else: never a length, an index, a count, an
+ *   HTTP status or a positive "special" value. dai_strerror() gives the text;
+ *   a message for people goes into a caller's char *err, size_t errlen.
+ * - What the function produces comes back through out-parameters (a length
+ *   through size_t *len, the matching index through size_t *which, a parsed
+ *   value through T *out), written only on success unless documented.
+ * - Constructors return a pointer or NULL (with the reason in err); a
+ *   predicate that cannot fail returns bool; an accessor or a counter that
+ *   cannot fail returns its value directly (dai_http_status, dai_producer_outq_len).
+ * - Mark fallible functions DAI_MUST_CHECK. Callbacks follow the same rule:
+ *   0 to go on, a negative code to stop (dai_http_arg_fn, dai_partitions_fn).
+ *
+ * Why: a status that is sometimes a value makes every caller remember which
+ * range means what, and the compiler cannot help; one rule lets a newcomer
+ * read any `if (rc)` the same way (as curl's single CURLcode does). */
 #ifndef DISPATCHAI_ERR_H
 #define DISPATCHAI_ERR_H
 

@@ -128,10 +128,10 @@ struct dai_subject {
 /* 0 or DAI_ESCHEMA. */
 DAI_MUST_CHECK int dai_event_subject(const json_t *ev, struct dai_subject *out);
 
-/* Write the key into out: "owner/repo:issue:123". Returns the length, or
- * DAI_ETOOBIG if it does not fit. */
+/* Write the key into out: "owner/repo:issue:123", its length into *len (may
+ * be NULL). 0, or DAI_ETOOBIG if it does not fit. */
 DAI_MUST_CHECK int dai_event_key(char *out, size_t n, const char *full_name, const char *subject,
-                                 long long number);
+                                 long long number, size_t *len);
 
 /* Validate a raw event against schema version 1 (types of every required
  * field; nulls allowed where GitHub sends them). 0 or DAI_ESCHEMA + err. */
