@@ -4,6 +4,8 @@
  * Pure functions; the pipeline applies them. */
 #include "router.h"
 
+#include <dispatchai/hash.h>
+
 #include <string.h>
 
 static bool action_in(const char *action, const char *const *set)
@@ -42,17 +44,16 @@ bool cls_router_is_classifying(const char *event_type, const char *action,
 
 uint64_t cls_text_hash(const char *title, const char *body)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    const unsigned char *p;
+    uint64_t h;
 
-    for (p = (const unsigned char *)(title ? title : ""); *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+    /* Stable (hash.h): the value travels in Kafka headers between runs. */
+    title = title ? title : "";
+    body = body ? body : "";
+    h = dai_fnv64(DAI_FNV64_BASIS, title, strlen(title));
     /* A separator byte that cannot occur in the text keeps "ab"+"c" and
      * "a"+"bc" apart. */
-    h = (h ^ 0xffu) * 0x100000001b3ULL;
-    for (p = (const unsigned char *)(body ? body : ""); *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    return h;
+    h = dai_fnv64_byte(h, 0xff);
+    return dai_fnv64(h, body, strlen(body));
 }
 
 enum cls_route cls_router_decide(bool classifying, bool has_state, uint64_t state_hash,

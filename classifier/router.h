@@ -18,7 +18,7 @@ enum cls_route {
  * title nor body. */
 bool cls_router_is_classifying(const char *event_type, const char *action,
                                const json_t *changes);
-/* 64-bit FNV-1a over title, a separator and body. */
+/* Stable FNV-1a 64 (hash.h) over title, a separator and body. */
 uint64_t cls_text_hash(const char *title, const char *body);
 enum cls_route cls_router_decide(bool classifying, bool has_state, uint64_t state_hash,
                                  uint64_t text_hash);

@@ -6,6 +6,8 @@
 
 #include "text.h"
 
+#include <dispatchai/hash.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -101,7 +103,7 @@ int gw_query_arg(struct gw_query *q, const char *name, const char *value, char *
 static uint32_t cursor_check(const unsigned char *raw)
 {
     /* Not a secret: it only tells a mangled cursor from a real one. */
-    return (uint32_t)(gw_hash64(raw, 17) >> 17) ^ 0x6a09e667u;
+    return (uint32_t)(dai_fnv64(DAI_FNV64_BASIS, raw, 17) >> 17) ^ 0x6a09e667u;
 }
 
 static void put64(unsigned char *p, uint64_t v)

@@ -9,6 +9,7 @@
 
 #include <dispatchai/buf.h>
 #include <dispatchai/events.h>
+#include <dispatchai/hash.h>
 #include <dispatchai/json.h>
 #include <dispatchai/utf8.h>
 
@@ -390,7 +391,7 @@ static uint64_t history_sig(const struct dai_classification *c, bool applied)
                      c->effort, c->source, applied, c->suggested_assignee, c->corrected_by,
                      c->note);
 
-    return gw_hash64(buf, n > 0 ? (size_t)n : 0);
+    return dai_fnv64(DAI_FNV64_BASIS, buf, n > 0 ? (size_t)n : 0);
 }
 
 
@@ -705,7 +706,7 @@ static int apply_locked(struct gw_store *s, struct parsed *p, struct gw_applied 
         is->key = strdup(p->key);
         is->key_lc = strdup(p->key_lc);
         is->key_len = p->key_len;
-        is->khash = gw_hash64(p->key_lc, p->key_len);
+        is->khash = dai_fnv64(DAI_FNV64_BASIS, p->key_lc, p->key_len);
         if (!is->key || !is->key_lc || dai_map_put(&s->keys, is->key_lc, is->key_len, id)) {
             issue_release(s, is);
             free_slot(s, id);

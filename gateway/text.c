@@ -1,6 +1,5 @@
 /* Small pure text helpers the gateway needs in several places: RFC 3339
- * parsing, ASCII case folding, a stable 64-bit hash, base64url and strict
- * integer parsing. No allocation, no I/O. */
+ * parsing, ASCII case folding, base64url and strict integer parsing. No allocation, no I/O. */
 #include "text.h"
 
 #include <string.h>
@@ -88,18 +87,6 @@ void gw_lower(const char *s, size_t n, char *out)
         char c = s[i];
         out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
     }
-}
-
-uint64_t gw_hash64(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 offset basis */
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL; /* FNV prime */
-    }
-    return h;
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

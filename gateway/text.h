@@ -1,4 +1,4 @@
-/* Small pure helpers of the gateway: RFC 3339 times, hashing, base64url,
+/* Small pure helpers of the gateway: RFC 3339 times, base64url,
  * title bigram signatures, strict decimals (UTF-8 is common's utf8.h). No
  * state, no I/O. */
 #ifndef DISPATCHAI_GW_TEXT_H
@@ -15,8 +15,6 @@
 DAI_MUST_CHECK int gw_parse_time_ms(const char *s, int64_t *out);
 /* ASCII lower-casing of n bytes into out (which may equal s). */
 void gw_lower(const char *s, size_t n, char *out);
-/* 64-bit FNV-1a; stable across processes (used in cursors). */
-uint64_t gw_hash64(const void *p, size_t n);
 /* base64url without padding. gw_b64url_encode writes 4*ceil(n/3) + 1 bytes
  * at most and returns the length; decode returns the decoded length or
  * DAI_EPARSE (bad character, impossible length, or more than cap bytes). */

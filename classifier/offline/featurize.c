@@ -128,9 +128,9 @@ static void add_parts(struct cls_feat_buf *b, const struct cls_feat_cfg *cfg, un
         if (!cut)
             continue;
         if (i - start >= 2 && t->s[start] != '_') {
-            uint64_t h = CLS_FNV_BASIS;
+            uint64_t h = DAI_FNV64_BASIS;
             for (size_t j = start; j < i; j++)
-                h = (h ^ cls_lc(t->s[j])) * CLS_FNV_PRIME;
+                h = dai_fnv64_byte(h, cls_lc(t->s[j]));
             part[np].s = t->s + start;
             part[np].n = i - start;
             part[np].h = h;

@@ -95,12 +95,12 @@ static unsigned hash_letters(const char *s, size_t n, size_t max, uint64_t *h)
             if (!in_word) {
                 words++;
                 if (words > 1) {
-                    *h = (*h ^ '_') * CLS_FNV_PRIME;
+                    *h = dai_fnv64_byte(*h, '_');
                     used++;
                 }
             }
             in_word = true;
-            *h = (*h ^ c) * CLS_FNV_PRIME;
+            *h = dai_fnv64_byte(*h, c);
             used++;
         } else if (c == ' ' || c == '\t') {
             in_word = false;

@@ -7,12 +7,10 @@
 
 uint64_t cls_hash_token(const char *s, size_t n)
 {
-    uint64_t h = CLS_FNV_BASIS;
+    uint64_t h = DAI_FNV64_BASIS;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= cls_lc((unsigned char)s[i]);
-        h *= CLS_FNV_PRIME;
-    }
+    for (size_t i = 0; i < n; i++)
+        h = dai_fnv64_byte(h, cls_lc((unsigned char)s[i]));
     return h;
 }
 
@@ -42,7 +40,7 @@ bool cls_tok_next(const unsigned char **pp, const unsigned char *end, bool num_c
                   bool *version, struct cls_tok *t)
 {
     const unsigned char *p = *pp;
-    uint64_t h = CLS_FNV_BASIS;
+    uint64_t h = DAI_FNV64_BASIS;
     int c = CLS_TOK_OTHER;
 
     while (p < end) {
@@ -58,11 +56,11 @@ bool cls_tok_next(const unsigned char **pp, const unsigned char *end, bool num_c
     t->s = p;
     t->kind = c;
     if (c == CLS_TOK_PUNCT) {
-        h = (h ^ *p) * CLS_FNV_PRIME;
+        h = dai_fnv64_byte(h, *p);
         p++;
     } else if (c == CLS_TOK_NUMBER) {
         while (p < end && char_classes[*p] == CLS_TOK_NUMBER) {
-            h = (h ^ *p) * CLS_FNV_PRIME;
+            h = dai_fnv64_byte(h, *p);
             p++;
         }
         if (p + 1 < end && *p == '.' && char_classes[p[1]] == CLS_TOK_NUMBER)
@@ -70,7 +68,7 @@ bool cls_tok_next(const unsigned char **pp, const unsigned char *end, bool num_c
     } else {
         while (p < end && char_classes[*p] != CLS_TOK_OTHER &&
                char_classes[*p] != CLS_TOK_PUNCT) {
-            h = (h ^ cls_lc(*p)) * CLS_FNV_PRIME;
+            h = dai_fnv64_byte(h, cls_lc(*p));
             p++;
         }
     }
@@ -102,7 +100,7 @@ uint64_t cls_tok_stem_hash(const struct cls_tok *t)
 {
     unsigned char w[32];
     size_t n = t->n, k;
-    uint64_t h = CLS_FNV_BASIS;
+    uint64_t h = DAI_FNV64_BASIS;
     bool undouble = false;
 
     if (t->kind != CLS_TOK_WORD || n < 4 || n > sizeof(w))
@@ -138,6 +136,6 @@ uint64_t cls_tok_stem_hash(const struct cls_tok *t)
     if (k == n)
         return t->h;
     for (size_t i = 0; i < k; i++)
-        h = (h ^ w[i]) * CLS_FNV_PRIME;
+        h = dai_fnv64_byte(h, w[i]);
     return h;
 }

@@ -5,13 +5,14 @@
 #ifndef DISPATCHAI_CLS_TOKENIZE_H
 #define DISPATCHAI_CLS_TOKENIZE_H
 
+#include <dispatchai/hash.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* 64-bit FNV-1a, the token hash. */
-#define CLS_FNV_BASIS 0xcbf29ce484222325ULL
-#define CLS_FNV_PRIME 0x100000001b3ULL
+/* The token hash is common's stable FNV-1a 64 (hash.h): the committed
+ * model's feature ids are made of it, so it must never change. */
 /* Odd multiplier (2^64 / golden ratio) of the multiply-shift row hashes. */
 #define CLS_K_MUL 0x9e3779b97f4a7c15ULL
 

@@ -1,18 +1,13 @@
-/* The seeded open-addressing hash map (see map.h) and the process's hash
- * seed. The design is the gateway's former string map, which measured
- * fastest of the project's four hand-written tables: linear probing over
- * slots that carry the full hash, load factor at most 1/2, backward-shift
- * deletion. */
+/* The seeded open-addressing hash map (see map.h). The design is the
+ * gateway's former string map, which measured fastest of the project's four
+ * hand-written tables: linear probing over slots that carry the full hash,
+ * load factor at most 1/2, backward-shift deletion. */
+#include <dispatchai/hash.h>
 #include <dispatchai/map.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
-#include <xxhash.h>
 
 #define MIN_CAP 16
 
@@ -22,44 +17,6 @@ struct dai_map_slot {
     uint32_t len;
     uint64_t val;
 };
-
-/*---- seed and hash ------------------------------------------------------*/
-
-static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
-static uint64_t process_seed;
-
-static void seed_init(void)
-{
-    uint64_t s = 0;
-    struct timespec ts;
-
-    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s) && s)
-        goto done;
-    /* No entropy yet (very early boot) or no getrandom: a weaker seed from
-     * the clock, the pid and an address still differs per process. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    s = XXH3_64bits_withSeed(&ts, sizeof(ts), (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&ts);
-done:
-    process_seed = s;
-}
-
-uint64_t dai_hash_seed(void)
-{
-    pthread_once(&seed_once, seed_init);
-    return process_seed;
-}
-
-uint64_t dai_hash64(const void *p, size_t n)
-{
-    return XXH3_64bits_withSeed(p, n, dai_hash_seed());
-}
-
-uint64_t dai_hash64_more(uint64_t h, const void *p, size_t n)
-{
-    return XXH3_64bits_withSeed(p, n, h);
-}
-
-/*---- the map ------------------------------------------------------------*/
 
 void dai_map_init_seeded(struct dai_map *m, uint64_t seed)
 {
@@ -82,7 +39,7 @@ void dai_map_free(struct dai_map *m)
 
 static uint64_t key_hash(const struct dai_map *m, const void *key, size_t len)
 {
-    return XXH3_64bits_withSeed(key, len, m->seed);
+    return dai_hash64_more(m->seed, key, len);
 }
 
 size_t dai_map_home(const struct dai_map *m, const void *key, size_t len, size_t cap)

@@ -1,5 +1,5 @@
-/* A hash map from byte-string keys to 64-bit values (or pointers), with a
- * seeded hash so keys chosen from outside cannot be made to collide.
+/* A hash map from byte-string keys to 64-bit values (or pointers), with the
+ * seeded hash of hash.h so keys chosen from outside cannot be made to collide.
  *
  * Open addressing with linear probing at a load factor of at most 1/2, and
  * backward-shift deletion: a removal moves the rest of its cluster back
@@ -12,25 +12,15 @@
  * No allocation happens on put except when the table doubles; reserve()
  * sizes it up front. Not thread-safe: the caller serialises access.
  *
- * A leaf: depends on the C library, libxxhash and the result codes only. */
+ * Depends on the C library, libxxhash, hash.h and the result codes only. */
 #ifndef DISPATCHAI_MAP_H
 #define DISPATCHAI_MAP_H
 
 #include <dispatchai/err.h>
+#include <dispatchai/hash.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* This process's hash seed: random (getrandom) and fixed for the process's
- * life. Never shown anywhere, so an outsider cannot aim keys at one slot. */
-uint64_t dai_hash_seed(void);
-/* XXH3 of n bytes with this process's seed. For in-memory tables only:
- * the value changes from run to run, so never persist it or send it. */
-uint64_t dai_hash64(const void *p, size_t n);
-/* Hash a key made of several parts: start with h = dai_hash_seed() and
- * feed each part in turn (h = dai_hash64_more(h, part, len)). The parts'
- * boundaries count: ("ab", "c") and ("a", "bc") hash differently. */
-uint64_t dai_hash64_more(uint64_t h, const void *p, size_t n);
 
 struct dai_map_slot;
 struct dai_map {
