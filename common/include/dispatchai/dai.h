@@ -7,6 +7,7 @@
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
 #include <dispatchai/events.h>
+#include <dispatchai/hash.h>
 #include <dispatchai/hex.h>
 #include <dispatchai/hmac.h>
 #include <dispatchai/http.h>
@@ -16,5 +17,7 @@
 #include <dispatchai/log.h>
 #include <dispatchai/map.h>
 #include <dispatchai/metrics.h>
+#include <dispatchai/ratelimit.h>
+#include <dispatchai/utf8.h>
 
 #endif
