@@ -5,6 +5,8 @@
  * person's label to a correction. Pure: no sockets, no clock. */
 #include "writeback.h"
 
+#include <dispatchai/json.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -173,4 +175,43 @@ size_t gw_wb_correction_for_label(const struct gw_wb_config *c, const char *labe
     else if (prio >= 0)
         len = snprintf(out, n, "{\"priority\":\"%s\"}", dai_priority_name((enum dai_priority)prio));
     return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
+int gw_wb_comment_render(const struct dai_classification *cls, struct dai_buf *b)
+{
+    int rc;
+
+    dai_buf_reset(b);
+    rc = dai_buf_appendf(b, GW_WB_COMMENT_MARKER "\n**DispatchAI triage**: %s, priority %s, "
+                         "effort %s", dai_category_name(cls->category),
+                         dai_priority_name(cls->priority), dai_effort_name(cls->effort));
+    if (!rc && cls->suggested_assignee[0])
+        rc = dai_buf_appendf(b, ", suggested team %s", cls->suggested_assignee);
+    if (!rc && cls->source == DAI_SRC_HUMAN)
+        rc = dai_buf_appendf(b, ".\n\nSet by a person (%s).",
+                             cls->corrected_by[0] ? cls->corrected_by : "unknown");
+    else if (!rc)
+        rc = dai_buf_appendf(b, " (confidence %.2f, %s).", cls->confidence,
+                             dai_source_name(cls->source));
+    if (!rc && cls->source != DAI_SRC_HUMAN && cls->reasoning[0])
+        rc = dai_buf_appendf(b, "\n\n> %s", cls->reasoning);
+    return rc;
+}
+
+long long gw_wb_comment_find(const json_t *comments, const char *bot, const char **body)
+{
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach(comments, i, c) {
+        const char *who = dai_json_str(json_object_get(c, "user"), "login", "");
+        const char *text = dai_json_str(c, "body", "");
+        long long id = dai_json_int(c, "id", 0);
+
+        if (id > 0 && strcasecmp(who, bot) == 0 && strstr(text, GW_WB_COMMENT_MARKER)) {
+            *body = text;
+            return id;
+        }
+    }
+    return 0;
 }

@@ -337,9 +337,70 @@ static enum outcome write_plan(struct gw_writeback *w, long long inst, const cha
     return o;
 }
 
+/* One bot comment per issue: found on GitHub (so restarts and other gateway
+ * instances see it too), posted when missing, edited when it says something
+ * else, left alone when it matches. */
+static enum outcome sync_comment(struct gw_writeback *w, long long inst, const char *repo,
+                                 long long number, const struct dai_classification *cls,
+                                 bool *wrote)
+{
+    struct dai_github_response r = {0};
+    struct dai_buf text = {0}, body = {0};
+    char path[1024], err[512];
+    const char *old = NULL;
+    long long id = 0;
+    enum outcome o = OUT_DONE;
+    int rc;
+
+    if (gw_wb_comment_render(cls, &text) || dai_github_comment_body(text.data, &body)) {
+        o = OUT_TRANSIENT;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/repos/%s/issues/%lld/comments?per_page=100", repo, number);
+    for (int page = 0; page < EVENT_PAGES_MAX && path[0] && !id; page++) {
+        json_t *arr;
+
+        rc = dai_github_request(w->gh, inst, DAI_GH_GET, path, NULL, NULL, &r, err, sizeof(err));
+        o = classify(rc, r.status);
+        if (o != OUT_DONE)
+            goto out;
+        arr = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+        id = json_is_array(arr) ? gw_wb_comment_find(arr, w->bot, &old) : 0;
+        if (id && strcmp(old, text.data) == 0)
+            id = -1; /* ours, and already right */
+        json_decref(arr);
+        snprintf(path, sizeof(path), "%s", r.meta.next);
+    }
+    if (id < 0)
+        goto out;
+    *wrote = true;
+    if (w->wb->parsed_mode == GW_WB_DRY_RUN) {
+        DAI_INFO("would %s the triage comment on %s#%lld", id ? "edit" : "post", repo, number);
+        dai_metric_add(w->m_dry_run, 1, id ? "comment_edit" : "comment_post");
+        goto out;
+    }
+    if (id)
+        snprintf(path, sizeof(path), "/repos/%s/issues/comments/%lld", repo, id);
+    else
+        snprintf(path, sizeof(path), "/repos/%s/issues/%lld/comments", repo, number);
+    rc = dai_github_request(w->gh, inst, id ? DAI_GH_PATCH : DAI_GH_POST, path, body.data, NULL,
+                            &r, err, sizeof(err));
+    o = classify(rc, r.status);
+    dai_metric_add(w->m_writes, 1, id ? "comment_edit" : "comment_post",
+                   o == OUT_DONE ? "ok" : "error");
+out:
+    if (o != OUT_DONE && o != OUT_STOPPING)
+        DAI_WARN("write-back: comment not synced repo=%s number=%lld status=%ld", repo, number,
+                 r.status);
+    dai_buf_free(&text);
+    dai_buf_free(&body);
+    dai_buf_free(&r.body);
+    return o;
+}
+
 static enum outcome reconcile(struct gw_writeback *w, long long inst, const char *repo,
                               long long number, const char *key, const struct gw_wb_set *desired,
-                              bool *wrote)
+                              const struct dai_classification *cls, bool *wrote)
 {
     const struct dai_strlist *names = NULL;
     struct gw_wb_history h = {0};
@@ -371,10 +432,13 @@ static enum outcome reconcile(struct gw_writeback *w, long long inst, const char
     if (plan.kept_removed_by_person)
         DAI_INFO("write-back leaves labels a person removed repo=%s number=%lld count=%u", repo,
                  number, plan.kept_removed_by_person);
-    if (!plan.add.n && !plan.remove.n)
-        return OUT_DONE;
-    *wrote = true;
-    return write_plan(w, inst, repo, number, key, &plan);
+    if (plan.add.n || plan.remove.n) {
+        *wrote = true;
+        o = write_plan(w, inst, repo, number, key, &plan);
+        if (o != OUT_DONE)
+            return o;
+    }
+    return w->wb->comment ? sync_comment(w, inst, repo, number, cls, wrote) : OUT_DONE;
 }
 
 /*---- a person's label -> correction ------------------------------------------------------*/
@@ -479,14 +543,16 @@ static enum outcome handle(struct gw_writeback *w, const rd_kafka_message_t *m)
     action = dai_json_str(ev, "action", "");
     sender = dai_json_str(json_object_get(ev, "sender"), "login", "");
     label = dai_json_str(json_object_get(ev, "label"), "name", NULL);
-    /* Label webhooks as classified by the classifier (a correction built
-     * from one has source human and is written like any other). */
+    /* Our own writes (labels, the comment) come back as webhooks from our
+     * bot: nothing to do. A correction built from such an event has source
+     * human and is written like any other. */
+    if (cls.source != DAI_SRC_HUMAN && strcasecmp(sender, w->bot) == 0) {
+        count(w, "own_echo");
+        goto done;
+    }
+    /* A person's label webhook, as classified by the classifier. */
     if (cls.source != DAI_SRC_HUMAN &&
         (strcmp(action, "labeled") == 0 || strcmp(action, "unlabeled") == 0)) {
-        if (strcasecmp(sender, w->bot) == 0) {
-            count(w, "own_echo"); /* our own write coming back: nothing to do */
-            goto done;
-        }
         if (strcmp(action, "labeled") != 0 || !label ||
             !gw_wb_correction_for_label(w->wb, label, body, sizeof(body))) {
             count(w, "person_label"); /* respected through the label history */
@@ -526,7 +592,7 @@ static enum outcome handle(struct gw_writeback *w, const rd_kafka_message_t *m)
     for (int attempt = 0;; attempt++) {
         bool wrote;
 
-        o = reconcile(w, inst, repo, subj.number, key, &desired, &wrote);
+        o = reconcile(w, inst, repo, subj.number, key, &desired, &eff, &wrote);
         if (o == OUT_DONE) {
             count(w, wrote ? (w->wb->parsed_mode == GW_WB_DRY_RUN ? "dry_run" : "written")
                            : "unchanged");

@@ -31,6 +31,7 @@ struct gw_wb_config {
     int attempts;                        /* github.writeback_attempts */
     int retry_delay_ms;                  /* github.writeback_retry_delay */
     char *group;                         /* github.writeback_group */
+    bool comment;                        /* github.comment: one bot comment, edited in place */
     struct dai_github_config api;        /* the client's own options */
     enum gw_wb_mode parsed_mode;         /* set by gw_wb_config_check */
 };
@@ -71,7 +72,9 @@ struct gw_wb_config {
      "Wait between those attempts (doubling)"},                                                   \
     {"github.writeback_group", "GITHUB_WRITEBACK_GROUP", NULL, DAI_OPT_STR,                       \
      "dispatchai-gateway-writeback", offsetof(T, m.group), 0, 0, 0,                               \
-     "Consumer group of write-back (shared by every gateway of one deployment)"}
+     "Consumer group of write-back (shared by every gateway of one deployment)"},                \
+    {"github.comment", "GITHUB_COMMENT", NULL, DAI_OPT_BOOL, "false", offsetof(T, m.comment), 0, \
+     0, 0, "Keep one bot comment with the classification on the issue, edited in place"}
 
 /* Parse the mode and check the label settings. 0 or DAI_ECONFIG + err. */
 DAI_MUST_CHECK int gw_wb_config_check(struct gw_wb_config *c, char *err, size_t errlen);
@@ -140,6 +143,16 @@ void gw_wb_plan(const struct gw_wb_config *c, const struct gw_wb_set *desired,
  * when the label means nothing to us. Returns its length. */
 size_t gw_wb_correction_for_label(const struct gw_wb_config *c, const char *label, char *out,
                                   size_t n);
+
+/* The bot comment: a marker GitHub does not render, then the classification,
+ * its confidence and reasoning. Written into b (replacing its content). */
+#define GW_WB_COMMENT_MARKER "<!-- dispatchai:classification -->"
+DAI_MUST_CHECK int gw_wb_comment_render(const struct dai_classification *cls, struct dai_buf *b);
+
+/* The id of our comment in one page of GET .../issues/{n}/comments (a JSON
+ * array): written by bot and carrying the marker. 0 when none; *body gets
+ * its text (borrowed from comments). */
+long long gw_wb_comment_find(const json_t *comments, const char *bot, const char **body);
 
 /* ---- the consumer ---------------------------------------------------------------- */
 

@@ -303,3 +303,39 @@ def test_writeback_figures(broker, topics, fake_github):
         assert len([r for r in api if r["method"] != "GET"]) == n
     finally:
         s.stop()
+
+
+def test_single_comment_edited_in_place(broker, topics, fake_github):
+    fake, key = fake_github
+    s = start(broker, topics, fake, key, GITHUB_COMMENT="true")
+
+    def comments():
+        return fake.state()[f"{REPO}#20"]["comments"]
+    try:
+        fake.issue(REPO, 20)
+        st, _, _ = s.deliver("issues", opened(20, "App crashes with a segfault when saving"))
+        assert st == 202
+        first = daitest.wait_for(lambda: comments(), what="the bot comment")
+        assert len(first) == 1 and first[0]["user"]["login"] == gh_harness.BOT
+        assert "<!-- dispatchai:classification -->" in first[0]["body"]
+        st, _, data = daitest.request(
+            "POST", f"{s.gateway.url}/api/issues/{REPO}/20/correction", {"category": "question"},
+            headers={"Authorization": f"Bearer {WRITE_TOKEN}", "Content-Type": "application/json"})
+        assert st in (200, 201, 202), data
+        daitest.wait_for(lambda: "Set by a person" in comments()[0]["body"],
+                         what="the comment edited")
+        assert len(comments()) == 1
+        assert "question" in fake.labels(REPO, 20)
+        kinds = [(r["method"], r["path"].rsplit("/", 2)[-2]) for r in writes(fake)
+                 if "comments" in r["path"]]
+        assert kinds == [("POST", "20"), ("PATCH", "comments")], kinds
+        # A replay by a fresh group: still one comment, nothing written.
+        n_enriched = len(s.enriched(expect=None, timeout=5))
+        n_writes = len(writes(fake))
+        s.gateway.stop()
+        s.gateway = s.make_gateway(GITHUB_WRITEBACK_GROUP=f"wb-replay-{uuid.uuid4().hex[:6]}").start()
+        daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total")
+                         >= n_enriched, what="replay handled")
+        assert len(writes(fake)) == n_writes and len(comments()) == 1
+    finally:
+        s.stop()

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -247,6 +248,40 @@ static void test_gw_writeback_history_parsing(void **state)
     gw_wb_history_free(&h);
 }
 
+static void test_gw_writeback_comment(void **state)
+{
+    struct dai_classification k = cls(DAI_CAT_BUG, DAI_PRIO_HIGH, 0.87, DAI_SRC_LLM);
+    struct dai_buf b = {0};
+    const char *body = NULL;
+    json_t *page;
+
+    (void)state;
+    snprintf(k.reasoning, sizeof(k.reasoning), "A crash with a stack trace.");
+    assert_int_equal(gw_wb_comment_render(&k, &b), 0);
+    assert_non_null(strstr(b.data, GW_WB_COMMENT_MARKER));
+    assert_non_null(strstr(b.data, "bug, priority high"));
+    assert_non_null(strstr(b.data, "confidence 0.87, llm"));
+    assert_non_null(strstr(b.data, "> A crash with a stack trace."));
+    k.source = DAI_SRC_HUMAN;
+    snprintf(k.corrected_by, sizeof(k.corrected_by), "github:alice");
+    assert_int_equal(gw_wb_comment_render(&k, &b), 0);
+    assert_non_null(strstr(b.data, "Set by a person (github:alice)"));
+    assert_null(strstr(b.data, "confidence"));
+    /* Ours = by our bot and with the marker; a person quoting it is not. */
+    page = json_pack("[{s:I,s:{s:s},s:s},{s:I,s:{s:s},s:s},{s:I,s:{s:s},s:s}]",
+                     "id", (json_int_t)11, "user", "login", "alice", "body",
+                     "> " GW_WB_COMMENT_MARKER " quoted", "id", (json_int_t)12, "user", "login",
+                     BOT, "body", "another bot note", "id", (json_int_t)13, "user", "login",
+                     "Dispatchai[bot]", "body", b.data);
+    assert_int_equal(gw_wb_comment_find(page, BOT, &body), 13);
+    assert_string_equal(body, b.data);
+    json_decref(page);
+    page = json_array();
+    assert_int_equal(gw_wb_comment_find(page, BOT, &body), 0);
+    json_decref(page);
+    dai_buf_free(&b);
+}
+
 static void test_gw_writeback_config_check(void **state)
 {
     struct gw_wb_config c = defaults();
@@ -280,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_gw_writeback_plan_removes_only_own_labels),
         cmocka_unit_test(test_gw_writeback_plan_converges),
         cmocka_unit_test(test_gw_writeback_history_parsing),
+        cmocka_unit_test(test_gw_writeback_comment),
         cmocka_unit_test(test_gw_writeback_config_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
