@@ -689,28 +689,9 @@ bool ing_json_object_next(const char *data, const struct ing_span *obj, uint32_t
 static bool put_utf8(char *out, size_t n, size_t *o, unsigned long cp)
 {
     unsigned char b[4];
-    size_t k;
+    size_t k = dai_utf8_encode(cp, b);
 
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (cp >> 6));
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (cp >> 12));
-        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | (cp >> 18));
-        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
-    if (*o + k >= n)
+    if (k == 0 || *o + k >= n)
         return false;
     memcpy(out + *o, b, k);
     *o += k;

@@ -86,6 +86,24 @@ static void test_utf8_head_counts_characters(void **state)
     assert_int_equal(dai_utf8_head(s, 2, 9), 2); /* a cut buffer ends where it ends */
 }
 
+static void test_utf8_encode_round_trips(void **state)
+{
+    static const unsigned long cps[] = { 0, 0x41, 0x7F, 0x80, 0xE9, 0x7FF, 0x800, 0x20AC,
+                                         0xD7FF, 0xFFFF, 0x10000, 0x1F600, 0x10FFFF };
+    unsigned char b[4];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+        size_t k = dai_utf8_encode(cps[i], b);
+
+        assert_true(k >= 1 && k <= 4);
+        assert_int_equal(dai_utf8_seq(b, k), (int)k);
+    }
+    assert_int_equal(dai_utf8_encode(0x20AC, b), 3);
+    assert_memory_equal(b, "\xe2\x82\xac", 3);
+    assert_int_equal(dai_utf8_encode(0x110000, b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -94,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_utf8_cut_keeps_characters),
         cmocka_unit_test(test_utf8_seq_lengths_and_reasons),
         cmocka_unit_test(test_utf8_head_counts_characters),
+        cmocka_unit_test(test_utf8_encode_round_trips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,11 @@ enum {
  * the negative reasons above. */
 int dai_utf8_seq(const void *p, size_t n);
 
+/* Encode code point cp (at most U+10FFFF, surrogates included: the
+ * caller decides what it accepts) into out; returns 1..4, or 0 above
+ * U+10FFFF. */
+size_t dai_utf8_encode(unsigned long cp, unsigned char out[4]);
+
 /* True if [p, p+n) is well-formed UTF-8. NUL is a valid character. */
 bool dai_utf8_valid(const void *p, size_t n);
 
