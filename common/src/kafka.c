@@ -8,6 +8,7 @@
 #include "kafka_internal.h"
 
 #include <dispatchai/clock.h>
+#include <dispatchai/json.h>
 #include <dispatchai/lifecycle.h>
 
 #include <jansson.h>
@@ -102,13 +103,6 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
             dai_log_value(q, sizeof(q), buf));
 }
 
-static int64_t jint(const json_t *obj, const char *key, int64_t def)
-{
-    const json_t *v = json_object_get(obj, key);
-
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
-}
-
 /* Counter from an absolute librdkafka total: add what grew since last time. */
 static void add_delta(struct dai_metric *m, const char *client, int64_t now, int64_t *last)
 {
@@ -136,16 +130,16 @@ static void stats_consumer_lag(struct kclient *k, const json_t *root)
             if (!strcmp(pname, "-1") || !json_is_string(fs) ||
                 !strcmp(json_string_value(fs), "none"))
                 continue;
-            end = jint(p, "ls_offset", -1);
+            end = dai_json_int(p, "ls_offset", -1);
             if (end < 0)
-                end = jint(p, "hi_offset", -1);
+                end = dai_json_int(p, "hi_offset", -1);
             /* Lag as the application sees it: from the next offset it will
              * be given (app_offset), else from the committed offset. Offsets
              * committed through transactions never show up as committed
              * here, so librdkafka's own consumer_lag would stay -1. */
-            pos = jint(p, "app_offset", -1);
+            pos = dai_json_int(p, "app_offset", -1);
             if (pos < 0)
-                pos = jint(p, "committed_offset", -1);
+                pos = dai_json_int(p, "committed_offset", -1);
             if (end < 0 || pos < 0)
                 continue;
             dai_metric_set(k->m_lag, (double)(end > pos ? end - pos : 0), tname, pname);
@@ -164,19 +158,19 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     if (!root)
         return 0; /* 0: librdkafka frees the JSON buffer */
     if (k->producer)
-        dai_metric_set(k->m_queue, (double)jint(root, "msg_cnt", 0), k->name);
+        dai_metric_set(k->m_queue, (double)dai_json_int(root, "msg_cnt", 0), k->name);
     pthread_mutex_lock(&k->mu);
-    add_delta(k->m_tx, k->name, jint(root, "txmsgs", 0), &k->last_tx);
-    add_delta(k->m_rx, k->name, jint(root, "rxmsgs", 0), &k->last_rx);
+    add_delta(k->m_tx, k->name, dai_json_int(root, "txmsgs", 0), &k->last_tx);
+    add_delta(k->m_rx, k->name, dai_json_int(root, "rxmsgs", 0), &k->last_rx);
     pthread_mutex_unlock(&k->mu);
     brokers = json_object_get(root, "brokers");
     json_object_foreach((json_t *)brokers, bname, b) {
         const json_t *rtt = json_object_get(b, "rtt");
 
         /* Bootstrap and logical (coordinator) entries have no node id. */
-        if (jint(b, "nodeid", -1) < 0 || !rtt)
+        if (dai_json_int(b, "nodeid", -1) < 0 || !rtt)
             continue;
-        dai_metric_set(k->m_rtt, (double)jint(rtt, "avg", 0) / 1e6, k->name, bname);
+        dai_metric_set(k->m_rtt, (double)dai_json_int(rtt, "avg", 0) / 1e6, k->name, bname);
     }
     if (!k->producer)
         stats_consumer_lag(k, root);
