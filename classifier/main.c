@@ -3,6 +3,7 @@
  * the HTTP server — then runs either the Kafka loop or --classify-jsonl, and
  * tears everything down in reverse order. No logic of its own. */
 #include "consume.h"
+#include "eval.h"
 #include "jsonl.h"
 #include "llm_client.h"
 #include "metrics.h"
@@ -21,6 +22,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROMPT_MAX (256u << 10)
 
@@ -37,9 +39,15 @@ struct app {
 static int load(struct app *a, int argc, char **argv)
 {
     struct dai_config_doc *doc = NULL;
+    bool eval = argc > 1 && strcmp(argv[1], "eval") == 0;
     char err[512];
     int rc;
 
+    if (eval) {
+        /* "eval" takes argv[0]'s place: the loader reads the options after it */
+        argc--;
+        argv++;
+    }
     rc = dai_config_load(&cls_config_spec, &a->cfg, argc, argv, &doc, err, sizeof(err));
     if (rc == DAI_CONFIG_EXITED)
         return 1;
@@ -52,6 +60,9 @@ static int load(struct app *a, int argc, char **argv)
         fprintf(stderr, "dispatchai-classifier: %s\n", err);
         return -1;
     }
+    a->cfg.eval = eval;
+    if (eval && a->cfg.eval_concurrency > 0)
+        a->cfg.llm_max_concurrency = a->cfg.eval_concurrency;
     rc = dai_log_init("classifier", a->cfg.common.log_level, a->cfg.common.log_format,
                       a->cfg.common.log_file);
     if (rc) {
@@ -154,6 +165,23 @@ static int serve(struct app *a)
     return rc;
 }
 
+static int run_eval(struct app *a)
+{
+    const struct cls_config *cfg = &a->cfg;
+    struct cls_eval_options opt = {
+        .data_path = cfg->eval_data,
+        .label_map = cfg->eval_label_map,
+        .limit = (size_t)cfg->eval_limit,
+        .concurrency = cfg->llm_max_concurrency,
+        .json = cfg->eval_json,
+        .progress = isatty(STDERR_FILENO),
+        .prices = {cfg->price_prompt_per_mtok, cfg->price_completion_per_mtok},
+    };
+
+    return cls_eval_run(&opt, a->offline, &a->teams.view, a->llm, cfg->llm_model, stdout,
+                        stderr) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct app a;
@@ -180,7 +208,9 @@ int main(int argc, char **argv)
     }
     if (!rc)
         rc = init_classifiers(&a);
-    if (!rc && a.cfg.classify_jsonl)
+    if (!rc && a.cfg.eval)
+        rc = run_eval(&a);
+    else if (!rc && a.cfg.classify_jsonl)
         rc = cls_jsonl_run(stdin, stdout, a.offline, &a.teams.view, a.llm,
                            a.cfg.llm_max_concurrency);
     else if (!rc)

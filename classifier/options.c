@@ -77,6 +77,11 @@ static const struct dai_opt cls_opts[] = {
      O(llm_max_body_chars), 0, 1000000, 0, "Body characters sent to the LLM"},
     {"llm.max_response_bytes", "LLM_MAX_RESPONSE_BYTES", NULL, DAI_OPT_SIZE, "1MiB",
      O(llm_max_response_bytes), 1024, 1 << 30, 0, "Cap on one LLM response body"},
+    {"llm.price_prompt_per_mtok", "LLM_PRICE_PROMPT_PER_MTOK", NULL, DAI_OPT_DOUBLE, "0",
+     O(price_prompt_per_mtok), 0, 1e6, 0,
+     "Price of a million prompt tokens, for eval's cost per 1,000 issues (0 = unknown)"},
+    {"llm.price_completion_per_mtok", "LLM_PRICE_COMPLETION_PER_MTOK", NULL, DAI_OPT_DOUBLE, "0",
+     O(price_completion_per_mtok), 0, 1e6, 0, "Price of a million completion tokens (0 = unknown)"},
     {"llm.breaker_failures", "LLM_BREAKER_FAILURES", NULL, DAI_OPT_INT, "5",
      O(breaker_failures), 1, 10000, 0, "Consecutive failed requests that open the breaker"},
     {"llm.breaker_open", "LLM_BREAKER_OPEN", NULL, DAI_OPT_MS, "30s", O(breaker_open_ms), 10,
@@ -89,7 +94,20 @@ static const struct dai_opt cls_opts[] = {
     {"cli.classify_jsonl", NULL, "classify-jsonl", DAI_OPT_BOOL, "false", O(classify_jsonl), 0, 0,
      DAI_OPT_CLI_ONLY, "Classify JSON lines from stdin to stdout and exit"},
     {"cli.offline", NULL, "offline", DAI_OPT_BOOL, "false", O(force_offline), 0, 0,
-     DAI_OPT_CLI_ONLY, "With --classify-jsonl: use the offline classifier even when an LLM is configured"},
+     DAI_OPT_CLI_ONLY,
+     "With --classify-jsonl or eval: use the offline classifier even when an LLM is configured"},
+    {"eval.data", NULL, "data", DAI_OPT_STR, "", O(eval_data), 0, 0, DAI_OPT_CLI_ONLY,
+     "With eval: the labelled issues, FILE.csv (title, label, body, repo) or FILE.jsonl"},
+    {"eval.limit", NULL, "limit", DAI_OPT_INT, "0", O(eval_limit), 0, 1e9, DAI_OPT_CLI_ONLY,
+     "With eval: only the first N issues (0 = all)"},
+    {"eval.concurrency", NULL, "concurrency", DAI_OPT_INT, "0", O(eval_concurrency), 0, 1024,
+     DAI_OPT_CLI_ONLY, "With eval: LLM requests in flight (0 = llm.max_concurrency)"},
+    {"eval.json", NULL, "json", DAI_OPT_BOOL, "false", O(eval_json), 0, 0, DAI_OPT_CLI_ONLY,
+     "With eval: print the report as JSON"},
+    {"eval.label_map", NULL, "label-map", DAI_OPT_STR,
+     "feature_request=feature,enhancement=feature,security=bug", O(eval_label_map), 0, 0, 0,
+     "With eval: from=to pairs reading our categories (or the data's labels) in the data's "
+     "taxonomy"},
 };
 
 static const char *const cls_sections[] = {"teams"};

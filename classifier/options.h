@@ -53,8 +53,16 @@ struct cls_config {
     int breaker_open_ms;
     int breaker_open_max_ms;
     char *offline_model;
+    double price_prompt_per_mtok;     /* cost per million tokens, 0 = unknown */
+    double price_completion_per_mtok;
     bool classify_jsonl;       /* CLI mode */
     bool force_offline;        /* --offline */
+    bool eval;                 /* `dispatchai-classifier eval` (set by main) */
+    char *eval_data;
+    int eval_limit;
+    int eval_concurrency;      /* 0 = llm.max_concurrency */
+    bool eval_json;
+    char *eval_label_map;
 };
 
 extern const struct dai_config_spec cls_config_spec;

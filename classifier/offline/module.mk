@@ -1,6 +1,6 @@
 # classifier/offline: the offline classifier library (libcls_offline.a, linked
 # by the classifier daemon and the unit tests), its training tool, and the
-# train-model / eval-model targets. DATA=... overrides the training CSV.
+# train-model / cv-model / eval-model targets. DATA=... overrides the CSV.
 
 CLS_OFFLINE_SRCS := classifier/offline/csv.c classifier/offline/featurize.c \
                     classifier/offline/learn.c classifier/offline/lexicon.c \
@@ -31,10 +31,17 @@ $(CLS_TRAIN_BIN): $(CLS_TRAIN_OBJS) $(CLS_OFFLINE_LIB) $(LIBDAI)
 $(BUILD)/tests/unit/test_offline.o: CPPFLAGS += -Iclassifier/offline \
     -DCLS_TEST_MODEL='"$(abspath $(CLS_MODEL))"'
 
-.PHONY: train-model eval-model
+.PHONY: train-model cv-model eval-model
 train-model: $(CLS_TRAIN_BIN)
 	@echo "command: $(CLS_TRAIN_BIN) train --data $(DATA) --out $(CLS_MODEL) $(TRAIN_ARGS)"
 	$(CLS_TRAIN_BIN) train --data $(DATA) --out $(CLS_MODEL) $(TRAIN_ARGS)
 
-eval-model: $(CLS_TRAIN_BIN)
-	$(CLS_TRAIN_BIN) eval --data $(DATA) $(EVAL_ARGS)
+# Cross-validation of the training recipe on DATA (the honest figure for the
+# data the model is trained on).
+cv-model: $(CLS_TRAIN_BIN)
+	$(CLS_TRAIN_BIN) eval --data $(DATA) $(CV_ARGS)
+
+# The shipped model through `dispatchai-classifier eval`, as the daemon runs it;
+# point DATA at labelled issues the model was not trained on for a held-out figure.
+eval-model: $(CLS_BIN)
+	$(CLS_BIN) eval --offline --data $(DATA) --offline.model=$(CLS_MODEL) $(EVAL_ARGS)
