@@ -20,6 +20,7 @@ struct gw_app {
     struct gw_follower *follower;
     struct gw_metrics *metrics;
     struct dai_ratelimit *limiter; /* corrections per token name; NULL: no limit */
+    struct dai_ratelimit *auth_failures; /* wrong tokens per client address; NULL: no limit */
 };
 
 #endif

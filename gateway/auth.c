@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TOKEN_MIN 6
+#define TOKEN_MIN GW_TOKEN_MIN
 #define TOKEN_MAX 512
 #define NAME_MAX_LEN 63
 

@@ -11,6 +11,10 @@
 
 enum { GW_SCOPE_READ = 1u << 0, GW_SCOPE_WRITE = 1u << 1 };
 
+/* Shortest token accepted in the configuration: 16 characters make guessing
+ * hopeless next to the per-address throttle of failed attempts. */
+#define GW_TOKEN_MIN 16
+
 struct gw_auth;
 
 /* Parse "name:token:scope+scope,..." (GATEWAY_API_TOKENS form) into auth.

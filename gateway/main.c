@@ -25,6 +25,7 @@
 
 /* Correction buckets: one per token name. */
 #define GW_LIMIT_NAMES 4096
+#define GW_LIMIT_ADDRS 65536
 
 static bool ready(void *ud, char *why, size_t n)
 {
@@ -88,9 +89,15 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
 
         /* A minute's worth of burst; keyed by token name, so the configured
          * tokens (far fewer than GW_LIMIT_NAMES) never push each other out. */
+        int fails = cfg->auth_failures_per_minute;
+
         if (per_min > 0)
             app.limiter = dai_ratelimit_new(per_min / 60.0, per_min, GW_LIMIT_NAMES);
-        if (per_min <= 0 || app.limiter)
+        /* Keyed by client address (IPv6 by /64); the least recently seen
+         * address is forgotten beyond GW_LIMIT_ADDRS. */
+        if (fails > 0)
+            app.auth_failures = dai_ratelimit_new(fails / 60.0, fails, GW_LIMIT_ADDRS);
+        if ((per_min <= 0 || app.limiter) && (fails <= 0 || app.auth_failures))
             srv = dai_http_start(&ho, err, sizeof(err));
         else
             snprintf(err, sizeof(err), "out of memory");
@@ -128,6 +135,7 @@ static void serve(struct gw_config *cfg, struct gw_metrics *m)
     gw_publisher_free(app.publisher, cfg->common.shutdown_timeout_ms);
     gw_fanout_free(app.fanout);
     dai_ratelimit_free(app.limiter);
+    dai_ratelimit_free(app.auth_failures);
     gw_store_free(app.store);
 }
 

@@ -33,6 +33,10 @@ static const struct dai_opt gw_opts[] = {
     {"gateway.corrections_per_minute", "GATEWAY_CORRECTIONS_PER_MINUTE", NULL, DAI_OPT_INT, "120",
      O(corrections_per_minute), 0, 1000000, 0,
      "Corrections per token per minute, with an equal burst (429 beyond; 0 = no limit)"},
+    {"gateway.auth_failures_per_minute", "GATEWAY_AUTH_FAILURES_PER_MINUTE", NULL, DAI_OPT_INT,
+     "10", O(auth_failures_per_minute), 0, 1000000, 0,
+     "Wrong tokens per client address per minute, with an equal burst (429 beyond; 0 = no "
+     "limit)"},
     {"gateway.correction_timeout", "GATEWAY_CORRECTION_TIMEOUT", NULL, DAI_OPT_MS, "10s",
      O(correction_timeout_ms), 100, 300000, 0,
      "How long a correction waits for the broker's acknowledgement (503 beyond)"},

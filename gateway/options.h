@@ -21,6 +21,7 @@ struct gw_config {
     struct dai_strlist public_urls; /* gateway.public_urls / GATEWAY_PUBLIC_URLS */
     size_t max_request_body;        /* gateway.max_request_body */
     int corrections_per_minute;     /* gateway.corrections_per_minute (0 = no limit) */
+    int auth_failures_per_minute;   /* gateway.auth_failures_per_minute (0 = no limit) */
     int correction_timeout_ms;      /* gateway.correction_timeout */
     size_t store_max_body;          /* store.max_body */
     size_t store_max_event;         /* store.max_event */

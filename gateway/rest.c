@@ -430,6 +430,38 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
     return DAI_HTTP_READ_BODY;
 }
 
+struct client_key {
+    unsigned char key[DAI_RL_KEY_MAX];
+    size_t len;
+};
+
+/* Before a presented token is checked: has this client address used up its
+ * failed attempts? Then 429 with Retry-After (and true), whatever the token,
+ * so guessing cannot go on. Fills k for counting a failure afterwards. */
+static bool throttled(struct gw_app *app, struct dai_http_request *req, struct client_key *k)
+{
+    struct dai_rl_result rl;
+    char addr[64], retry[24];
+
+    if (!app->auth_failures)
+        return false;
+    dai_http_client_addr(req, addr);
+    k->len = dai_ratelimit_client_key(addr, k->key);
+    dai_ratelimit_peek(app->auth_failures, k->key, k->len, dai_mono_us() / 1000, &rl);
+    if (rl.allowed)
+        return false;
+    snprintf(retry, sizeof(retry), "%lld", (rl.retry_after_ms + 999) / 1000);
+    {
+        struct dai_http_header h = {"Retry-After", retry};
+
+        DAI_DEBUG("authentication throttled client=%s", addr);
+        fail(app, req, 429, "too_many_failures",
+             "too many failed authentications from this address; wait before trying again", &h,
+             1);
+    }
+    return true;
+}
+
 static void on_request(void *ud, struct dai_http_request *req)
 {
     struct gw_app *app = ud;
@@ -437,6 +469,7 @@ static void on_request(void *ud, struct dai_http_request *req)
     const char *token = NULL, *who = "anonymous", *authz;
     size_t tlen = 0;
     char why[160];
+    struct client_key rl_key = {{0}, 0};
 
     if (gw_static_owns(dai_http_url(req))) {
         /* The dashboard's files are public: they hold no data, and the
@@ -469,11 +502,18 @@ static void on_request(void *ud, struct dai_http_request *req)
             fail(app, req, 401, "unauthorized", "use Authorization: Bearer <token>", &h, 1);
             return;
         }
-    } else if (p.r == R_WS && dai_http_query(req, "token")) {
-        /* Browsers cannot set headers on a WebSocket handshake. */
-        token = dai_http_query(req, "token");
-        tlen = strlen(token);
+    } else if (p.r == R_WS) {
+        /* Browsers cannot set headers on a WebSocket handshake: the token
+         * rides in a subprotocol (kept out of URLs and so of proxy logs), or
+         * in ?token= for older clients. */
+        token = gw_ws_protocol_token(dai_http_header(req, "Sec-WebSocket-Protocol"), &tlen);
+        if (!token && dai_http_query(req, "token")) {
+            token = dai_http_query(req, "token");
+            tlen = strlen(token);
+        }
     }
+    if (token && throttled(app, req, &rl_key))
+        return;
     switch (gw_auth_decide(app->cfg->auth, app->cfg->public_read, token, tlen,
                            routes[p.r].need, &who)) {
     case GW_AUTHZ_OK:
@@ -487,6 +527,11 @@ static void on_request(void *ud, struct dai_http_request *req)
     case GW_AUTHZ_INVALID: {
         struct dai_http_header h = {"WWW-Authenticate",
                                     "Bearer realm=\"dispatchai\", error=\"invalid_token\""};
+        struct dai_rl_result rl;
+
+        if (app->auth_failures)
+            dai_ratelimit_take(app->auth_failures, rl_key.key, rl_key.len,
+                               dai_mono_us() / 1000, &rl);
 
         fail(app, req, 401, "unauthorized", "unknown token", &h, 1);
         return;

@@ -85,6 +85,65 @@ int gw_ws_check_handshake(const char *method, const char *upgrade, const char *c
     return 0;
 }
 
+/* Each element of a comma-separated header value, trimmed: fn(b, n, ud) until
+ * it returns true; true if one did. */
+static bool each_item(const char *value, bool (*fn)(const char *, size_t, void *), void *ud)
+{
+    const char *p = value;
+
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        const char *b = p, *e = end ? end : p + strlen(p);
+
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (fn(b, (size_t)(e - b), ud))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+struct found {
+    const char *p;
+    size_t n;
+};
+
+static bool token_item(const char *b, size_t n, void *ud)
+{
+    struct found *f = ud;
+    size_t pl = strlen(GW_WS_TOKEN_PROTOCOL);
+
+    if (n <= pl || strncmp(b, GW_WS_TOKEN_PROTOCOL, pl) != 0)
+        return false;
+    f->p = b + pl;
+    f->n = n - pl;
+    return true;
+}
+
+static bool protocol_item(const char *b, size_t n, void *ud)
+{
+    (void)ud;
+    return n == strlen(GW_WS_PROTOCOL) && !strncmp(b, GW_WS_PROTOCOL, n);
+}
+
+const char *gw_ws_protocol_token(const char *header, size_t *len)
+{
+    struct found f = {NULL, 0};
+
+    if (!header || !each_item(header, token_item, &f))
+        return NULL;
+    *len = f.n;
+    return f.p;
+}
+
+bool gw_ws_protocol_offered(const char *header)
+{
+    return header && each_item(header, protocol_item, NULL);
+}
+
 void gw_ws_accept(const char *key, char out[29])
 {
     unsigned char md[SHA_DIGEST_LENGTH];
@@ -183,7 +242,9 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
     const char *key = dai_http_header(req, "Sec-WebSocket-Key");
     const char *origin = dai_http_header(req, "Origin");
     struct ws_pending *p;
-    struct dai_http_header hdrs[] = {{"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", NULL}};
+    struct dai_http_header hdrs[] = {{"Upgrade", "websocket"},
+                                     {"Sec-WebSocket-Accept", NULL},
+                                     {"Sec-WebSocket-Protocol", GW_WS_PROTOCOL}};
     char err[200], accept[29];
     struct {
         struct gw_ws_start *start;
@@ -233,7 +294,12 @@ void gw_ws_handle(struct gw_app *app, struct dai_http_request *req, const char *
     dai_http_set_state(req, p); /* freed by on_complete, after the upgrade callback ran */
     gw_ws_accept(key, accept);
     hdrs[1].value = accept;
-    rc = dai_http_upgrade(req, hdrs, 2, on_upgrade, p);
+    /* A client that offers our subprotocol (a browser sending its token
+     * there) must get it selected, or the browser drops the connection. */
+    rc = dai_http_upgrade(req, hdrs,
+                          gw_ws_protocol_offered(dai_http_header(req, "Sec-WebSocket-Protocol"))
+                              ? 3 : 2,
+                          on_upgrade, p);
     if (rc == -ENOMEM)
         rc = ws_error(req, 500, "internal", "cannot build the upgrade response");
 done:

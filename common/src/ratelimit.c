@@ -153,6 +153,29 @@ void dai_ratelimit_take(struct dai_ratelimit *rl, const void *key, size_t len, l
     pthread_mutex_unlock(&rl->mu);
 }
 
+void dai_ratelimit_peek(struct dai_ratelimit *rl, const void *key, size_t len, long long now_ms,
+                        struct dai_rl_result *out)
+{
+    double per_ms = rl->rate / 1000.0, tokens = rl->burst;
+    struct bucket *b;
+
+    if (len > DAI_RL_KEY_MAX)
+        len = DAI_RL_KEY_MAX;
+    out->limit = (long long)rl->burst;
+    pthread_mutex_lock(&rl->mu);
+    b = dai_map_get_ptr(&rl->map, key, len);
+    if (b) {
+        tokens = b->tokens;
+        if (now_ms > b->last_ms)
+            tokens = fmin(rl->burst, tokens + (double)(now_ms - b->last_ms) * per_ms);
+    }
+    pthread_mutex_unlock(&rl->mu);
+    out->allowed = tokens >= 1.0;
+    out->remaining = (long long)floor(tokens);
+    out->retry_after_ms = out->allowed ? 0 : (long long)ceil((1.0 - tokens) / per_ms);
+    out->reset_ms = (long long)ceil((rl->burst - tokens) / per_ms);
+}
+
 size_t dai_ratelimit_keys(struct dai_ratelimit *rl)
 {
     size_t n;

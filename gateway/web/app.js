@@ -544,10 +544,26 @@
     $('conn-text').textContent = text;
   }
 
+  /* RFC 7230 token characters, all a subprotocol name may hold. */
+  var TCHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+  /* The token for the handshake, when reads need one. It goes in a
+   * subprotocol, out of URLs (and so of proxy logs); only a token with other
+   * characters falls back to ?token=. */
+  function wsToken() {
+    return S.readNeedsToken && S.token ? S.token : '';
+  }
+
+  function wsProtocols() {
+    var tok = wsToken();
+    return tok && TCHARS.test(tok) ? ['dispatchai.v1', 'dispatchai.token.' + tok] : [];
+  }
+
   function wsUrl() {
     var p = new URLSearchParams();
+    var tok = wsToken();
     if (S.lastSeq != null) p.set('since', String(S.lastSeq));
-    if (S.readNeedsToken && S.token) p.set('token', S.token);
+    if (tok && !TCHARS.test(tok)) p.set('token', tok);
     var qs = p.toString();
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (qs ? '?' + qs : '');
   }
@@ -566,7 +582,7 @@
     var resuming = S.lastSeq != null;
     var ws;
     try {
-      ws = new WebSocket(wsUrl());
+      ws = new WebSocket(wsUrl(), wsProtocols());
     } catch (e) {
       scheduleReconnect();
       return;
@@ -593,8 +609,8 @@
       clearInterval(S.pingTimer);
       S.ws = null;
       /* A handshake refused before it opened may be a 401: browsers do
-       * not tell. With a token saved, offer it (?token=) next time; the
-       * token is only put in a URL when reads evidently need it. */
+       * not tell. With a token saved, offer it next time; the token is
+       * only sent when reads evidently need it. */
       if (!opened && S.token) S.readNeedsToken = true;
       scheduleReconnect();
     };

@@ -224,7 +224,7 @@ def test_gateway_access_control(broker, topics):
         assert st == 401
         assert get(gw, "/api/issues")[0] == 200
         assert get(gw, "/api/stats", headers=WRITE)[0] == 200
-        st, _, b = get(gw, "/api/issues", headers={"Authorization": "Bearer wonly-token-789"})
+        st, _, b = get(gw, "/api/issues", headers={"Authorization": "Bearer wonly-token-0789012"})
         assert st == 403 and b["error"]["code"] == "forbidden"
         st, _, b = post(gw, "/api/issues/acme/widgets/1/correction", {"category": "question"},
                         headers=READ)
@@ -236,7 +236,7 @@ def test_gateway_access_control(broker, topics):
         assert daitest.request("GET", gw.url + "/health")[0] == 200
         assert daitest.request("GET", gw.url + "/ready")[0] == 200
         # Tokens never reach the log.
-        assert "read-token-123" not in gw.logs() and "write-token-456" not in gw.logs()
+        assert "read-token-0123456" not in gw.logs() and "write-token-0456789" not in gw.logs()
     finally:
         assert gw.stop() == 0
     pub = gateway(broker, topics, env={"GATEWAY_PUBLIC_READ": "true"}).start()
@@ -298,7 +298,7 @@ def test_gateway_refuses_malformed_requests(broker, topics):
         assert st == 413
         # Rate limit: 6 corrections per minute per token, counted per token
         # name (the writer spent 5 above; the write-only token has its own).
-        wonly = {"Authorization": "Bearer wonly-token-789"}
+        wonly = {"Authorization": "Bearer wonly-token-0789012"}
         statuses = [post(gw, path, {"priority": "low"}, headers=wonly)[0] for _ in range(7)]
         assert statuses[:6] == [202] * 6 and statuses[6] == 429, statuses
         st, h, b = post(gw, path, {"priority": "low"}, headers=wonly)
@@ -426,26 +426,75 @@ def test_gateway_tokens_from_the_config_file(broker, topics, tmp_path):
     ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
     conf = tmp_path / "gateway.conf"
     conf.write_text('gateway = { tokens = (\n'
-                    '  { name = "dash"; token = "file-read-token"; scopes = [ "read" ]; },\n'
+                    '  { name = "dash"; token = "file-read-token-01"; scopes = [ "read" ]; },\n'
                     '  { name = "ops"; token = "file-write-token"; scopes = [ "read", "write" ]; }\n'
                     '); };\n')
     gw = gateway(broker, topics, env={"GATEWAY_API_TOKENS": "", "DISPATCHAI_CONFIG": str(conf)})
     gw.start()
     try:
-        assert get(gw, "/api/stats", headers={"Authorization": "Bearer file-read-token"})[0] == 200
+        assert get(gw, "/api/stats", headers={"Authorization": "Bearer file-read-token-01"})[0] == 200
         assert get(gw, "/api/stats")[0] == 401  # the env tokens are not configured here
         st, _, _ = post(gw, "/api/issues/acme/widgets/1/correction", {"category": "bug"},
-                        headers={"Authorization": "Bearer file-read-token"})
+                        headers={"Authorization": "Bearer file-read-token-01"})
         assert st == 403
     finally:
         assert gw.stop() == 0
     # A bad entry stops the start with the file and line, never the token.
     conf.write_text('gateway = { tokens = (\n'
-                    '  { name = "dash"; token = "file-read-token"; scopes = [ "admin" ]; }\n'
+                    '  { name = "dash"; token = "file-read-token-01"; scopes = [ "admin" ]; }\n'
                     '); };\n')
     bad = gateway(broker, topics, env={"GATEWAY_API_TOKENS": "", "DISPATCHAI_CONFIG": str(conf)})
     bad.start(wait_ready=False)
     assert bad.proc.wait(timeout=30) == 2
     assert "gateway.conf:2" in bad.logs() and "admin" in bad.logs()
-    assert "file-read-token" not in bad.logs()
+    assert "file-read-token-01" not in bad.logs()
     bad.stop()
+
+
+def test_gateway_refuses_tokens_under_16_characters_at_start(broker, topics):
+    bad = gateway(broker, topics, env={"GATEWAY_API_TOKENS": "dash:fifteen-chars-x:read"})
+    bad.start(wait_ready=False)
+    try:
+        code = bad.proc.wait(timeout=30)
+    finally:
+        bad.stop()
+    logs = bad.logs()
+    assert code == 2, logs[-500:]
+    assert "16" in logs and "dash" in logs, logs[-500:]
+    assert "fifteen-chars-x" not in logs
+
+
+def request_from(source, url, headers):
+    """One GET from a chosen loopback source address: (status, headers)."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10, source_address=(source, 0))
+    try:
+        c.request("GET", u.path or "/", headers=headers)
+        r = c.getresponse()
+        r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        c.close()
+
+
+def test_gateway_throttles_failed_authentications_per_address(broker, topics):
+    ensure_topic(broker, topics["KAFKA_TOPIC_ENRICHED_ISSUES"])
+    g = gateway(broker, topics, env={"GATEWAY_AUTH_FAILURES_PER_MINUTE": "5"}).start()
+    try:
+        wrong = {"Authorization": "Bearer not-a-real-token-0000"}
+        for _ in range(5):
+            assert request_from("127.0.0.1", g.url + "/api/stats", wrong)[0] == 401
+        st, h = request_from("127.0.0.1", g.url + "/api/stats", wrong)
+        assert st == 429 and 1 <= int(h["retry-after"]) <= 12, (st, h)
+        # Even the right token waits: guessing cannot go on behind the 429s.
+        assert request_from("127.0.0.1", g.url + "/api/stats", READ)[0] == 429
+        # The WebSocket handshake is throttled the same way.
+        r = daitest.request("GET", g.url + "/ws?token=not-a-real-token-0000")
+        assert r[0] == 429
+        # Another client address is not affected.
+        assert request_from("127.0.0.2", g.url + "/api/stats", READ)[0] == 200
+        assert request_from("127.0.0.2", g.url + "/api/stats", wrong)[0] == 401
+    finally:
+        assert g.stop() == 0

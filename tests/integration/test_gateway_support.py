@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 import daitest  # noqa: E402
 
-TOKENS = "reader:read-token-123:read,writer:write-token-456:read+write,wonly:wonly-token-789:write"
-READ = {"Authorization": "Bearer read-token-123"}
-WRITE = {"Authorization": "Bearer write-token-456"}
+TOKENS = "reader:read-token-0123456:read,writer:write-token-0456789:read+write,wonly:wonly-token-0789012:write"
+READ = {"Authorization": "Bearer read-token-0123456"}
+WRITE = {"Authorization": "Bearer write-token-0456789"}
 
 
 def iso(ms):

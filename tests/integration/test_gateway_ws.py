@@ -49,7 +49,7 @@ def num(msg):
 class Raw:
     """A minimal hand-rolled WebSocket client for frames libraries refuse to send."""
 
-    def __init__(self, port, query="token=read-token-123", rcvbuf=None, headers="", host=None):
+    def __init__(self, port, query="token=read-token-0123456", rcvbuf=None, headers="", host=None):
         self.s = socket.socket()
         if rcvbuf:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -67,6 +67,7 @@ class Raw:
             assert chunk, "connection closed during handshake"
             self.buf += chunk
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.head = head.decode("latin-1")
         self.status = int(head.split()[1])
 
     def send(self, opcode, payload, fin=True, mask=True, rsv=0, length=None):
@@ -195,7 +196,7 @@ def test_ws_update_reaches_subscribers_of_the_old_state(gw):
         produce(gw, enriched(number=20, category="security", processed_ms=1_767_000_500_000))
         daitest.wait_for(lambda: get(gw, "/api/issues/acme/widgets/20")[0] == 200,
                          what="issue 20")
-        async with websockets.connect(ws_url(gw, "categories=security&token=read-token-123")) as ws:
+        async with websockets.connect(ws_url(gw, "categories=security&token=read-token-0123456")) as ws:
             hello = await recv_json(ws)
             assert hello["filter"]["categories"] == ["security"]
             produce(gw, enriched(number=20, category="bug", processed_ms=1_767_000_600_000))
@@ -339,7 +340,7 @@ def test_ws_handshake_refusals(gw):
     del hs["Authorization"]
     assert daitest.request("GET", gw.url + "/ws", headers=hs)[0] == 401
     assert daitest.request("GET", gw.url + "/ws?token=wrong-token", headers=hs)[0] == 401
-    assert daitest.request("GET", gw.url + "/ws?token=wonly-token-789", headers=hs)[0] == 403
+    assert daitest.request("GET", gw.url + "/ws?token=wonly-token-0789012", headers=hs)[0] == 403
     assert daitest.request("POST", gw.url + "/ws", headers=hs)[0] == 405
 
     async def limit():
@@ -375,7 +376,33 @@ def test_ws_batch_delay_holds_updates_and_sends_them_together(broker, topics):
         assert g.stop() == 0
 
 
-def ws_status(g, origin=None, host=None, query="token=read-token-123"):
+def test_ws_token_in_a_subprotocol_instead_of_the_url(gw):
+    """Sec-WebSocket-Protocol: dispatchai.v1, dispatchai.token.<token> authenticates without
+    putting the token in the URL; the answer selects dispatchai.v1 and never echoes the token."""
+    async def go():
+        protos = ["dispatchai.v1", "dispatchai.token.read-token-0123456"]
+        async with websockets.connect(ws_url(gw), subprotocols=protos) as ws:
+            assert ws.subprotocol == "dispatchai.v1"
+            assert (await recv_json(ws))["type"] == "hello"
+        with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
+            async with websockets.connect(ws_url(gw), subprotocols=[
+                    "dispatchai.v1", "dispatchai.token.wrong-token-0000000"]):
+                pass
+        assert e.value.status_code == 401
+        # ?token= still works for older clients.
+        async with websockets.connect(ws_url(gw, "token=read-token-0123456")) as ws:
+            assert (await recv_json(ws))["type"] == "hello"
+    run(go())
+    r = Raw(gw.port, query="", headers="Sec-WebSocket-Protocol: dispatchai.v1, "
+            "dispatchai.token.read-token-0123456\r\n")
+    assert r.status == 101
+    assert "\r\nSec-WebSocket-Protocol: dispatchai.v1" in r.head, r.head
+    assert "read-token" not in r.head
+    r.close()
+    assert "read-token-0123456" not in gw.logs()
+
+
+def ws_status(g, origin=None, host=None, query="token=read-token-0123456"):
     r = Raw(g.port, query=query, headers=f"Origin: {origin}\r\n" if origin else "", host=host)
     r.close()
     return r.status

@@ -18,8 +18,8 @@ static struct gw_auth *table(void)
     char err[200];
 
     assert_non_null(a);
-    assert_int_equal(gw_auth_parse_list(a, "ops:s3cret:read+write,bot:bot-token-1:read,"
-                                           "pusher:push-only-9:write", err, sizeof(err)), 0);
+    assert_int_equal(gw_auth_parse_list(a, "ops:s3cret-0123456789:read+write,bot:bot-token-1-abcdef:read,"
+                                           "pusher:push-only-9-abcdef:write", err, sizeof(err)), 0);
     assert_int_equal(gw_auth_count(a), 3);
     return a;
 }
@@ -31,16 +31,16 @@ static void test_gw_auth_lookup(void **state)
     const char *who;
 
     (void)state;
-    who = gw_auth_check(a, "s3cret", 6, &scopes);
+    who = gw_auth_check(a, "s3cret-0123456789", 17, &scopes);
     assert_non_null(who);
     assert_string_equal(who, "ops");
     assert_int_equal(scopes, GW_SCOPE_READ | GW_SCOPE_WRITE);
-    who = gw_auth_check(a, "bot-token-1", 11, &scopes);
+    who = gw_auth_check(a, "bot-token-1-abcdef", 18, &scopes);
     assert_string_equal(who, "bot");
     assert_int_equal(scopes, GW_SCOPE_READ);
-    assert_null(gw_auth_check(a, "s3cre", 5, &scopes));      /* prefix */
-    assert_null(gw_auth_check(a, "s3cret!", 7, &scopes));    /* extension */
-    assert_null(gw_auth_check(a, "S3CRET", 6, &scopes));     /* case matters */
+    assert_null(gw_auth_check(a, "s3cret-012345678", 16, &scopes));      /* prefix */
+    assert_null(gw_auth_check(a, "s3cret-0123456789!", 18, &scopes));    /* extension */
+    assert_null(gw_auth_check(a, "S3CRET-0123456789", 17, &scopes));     /* case matters */
     assert_int_equal(scopes, 0);
     gw_auth_free(a);
 }
@@ -48,16 +48,17 @@ static void test_gw_auth_lookup(void **state)
 static void test_gw_auth_list_errors_never_echo_tokens(void **state)
 {
     static const char *const bad[] = {
-        "ops:s3cret",                   /* no scopes */
-        "ops:s3cret:admin",             /* unknown scope */
-        "ops:s3cret:read+",             /* empty scope */
-        ":s3cret:read",                 /* no name */
+        "ops:s3cret-0123456789",                   /* no scopes */
+        "ops:s3cret-0123456789:admin",             /* unknown scope */
+        "ops:s3cret-0123456789:read+",             /* empty scope */
+        ":s3cret-0123456789:read",                 /* no name */
         "ops:abc:read",                 /* token too short */
-        "ops:s3cret:read,ops:other-1:read",     /* duplicate name */
-        "ops:s3cret:read,dev:s3cret:write",     /* duplicate token */
-        "o p:s3cret:read",              /* bad name */
-        "ops:s3cret:read:extra",        /* too many fields */
-        "ops:s3cret:read,,",            /* empty item */
+        "ops:fifteen-chars-x:read",     /* 15 characters: one short of the minimum */
+        "ops:s3cret-0123456789:read,ops:other-1-abcdefghij:read",     /* duplicate name */
+        "ops:s3cret-0123456789:read,dev:s3cret-0123456789:write",     /* duplicate token */
+        "o p:s3cret-0123456789:read",              /* bad name */
+        "ops:s3cret-0123456789:read:extra",        /* too many fields */
+        "ops:s3cret-0123456789:read,,",            /* empty item */
     };
 
     (void)state;
@@ -67,10 +68,26 @@ static void test_gw_auth_list_errors_never_echo_tokens(void **state)
 
         assert_int_equal(gw_auth_parse_list(a, bad[i], err, sizeof(err)), DAI_ECONFIG);
         assert_true(strlen(err) > 0);
-        assert_null(strstr(err, "s3cret"));
-        assert_null(strstr(err, "other-1"));
+        assert_null(strstr(err, "s3cret-0123456789"));
+        assert_null(strstr(err, "other-1-abcdefghij"));
+        assert_null(strstr(err, "fifteen-chars"));
         gw_auth_free(a);
     }
+}
+
+static void test_gw_auth_tokens_under_16_characters_are_refused(void **state)
+{
+    struct gw_auth *a = gw_auth_new();
+    char err[200] = "";
+
+    (void)state;
+    assert_int_equal(gw_auth_add(a, "dash", "fifteen-chars-x", GW_SCOPE_READ, err, sizeof(err)),
+                     DAI_ECONFIG);
+    assert_non_null(strstr(err, "16"));
+    assert_null(strstr(err, "fifteen"));
+    assert_int_equal(gw_auth_add(a, "dash", "sixteen-chars-xy", GW_SCOPE_READ, err, sizeof(err)),
+                     0);
+    gw_auth_free(a);
 }
 
 static void test_gw_auth_decisions(void **state)
@@ -88,16 +105,16 @@ static void test_gw_auth_decisions(void **state)
     assert_int_equal(gw_auth_decide(a, true, "nope-nope", 9, GW_SCOPE_READ, &who),
                      GW_AUTHZ_INVALID);
     /* Scopes. */
-    assert_int_equal(gw_auth_decide(a, false, "bot-token-1", 11, GW_SCOPE_READ, &who),
+    assert_int_equal(gw_auth_decide(a, false, "bot-token-1-abcdef", 18, GW_SCOPE_READ, &who),
                      GW_AUTHZ_OK);
     assert_string_equal(who, "bot");
-    assert_int_equal(gw_auth_decide(a, false, "bot-token-1", 11, GW_SCOPE_WRITE, &who),
+    assert_int_equal(gw_auth_decide(a, false, "bot-token-1-abcdef", 18, GW_SCOPE_WRITE, &who),
                      GW_AUTHZ_FORBIDDEN);
-    assert_int_equal(gw_auth_decide(a, false, "push-only-9", 11, GW_SCOPE_READ, &who),
+    assert_int_equal(gw_auth_decide(a, false, "push-only-9-abcdef", 18, GW_SCOPE_READ, &who),
                      GW_AUTHZ_FORBIDDEN);
-    assert_int_equal(gw_auth_decide(a, false, "push-only-9", 11, GW_SCOPE_WRITE, &who),
+    assert_int_equal(gw_auth_decide(a, false, "push-only-9-abcdef", 18, GW_SCOPE_WRITE, &who),
                      GW_AUTHZ_OK);
-    assert_int_equal(gw_auth_decide(a, false, "s3cret", 6, GW_SCOPE_WRITE, &who), GW_AUTHZ_OK);
+    assert_int_equal(gw_auth_decide(a, false, "s3cret-0123456789", 17, GW_SCOPE_WRITE, &who), GW_AUTHZ_OK);
     assert_string_equal(who, "ops");
     gw_auth_free(a);
 }
@@ -129,16 +146,16 @@ static void test_gw_auth_file_entries(void **state)
     unsigned sc;
 
     (void)state;
-    assert_int_equal(gw_auth_add(a, "dash", "dashboard-token", GW_SCOPE_READ, err, sizeof(err)),
+    assert_int_equal(gw_auth_add(a, "dash", "dashboard-token-01", GW_SCOPE_READ, err, sizeof(err)),
                      0);
     assert_int_equal(gw_auth_add(a, "x", "tiny", GW_SCOPE_READ, err, sizeof(err)), DAI_ECONFIG);
     assert_int_equal(gw_auth_add(a, "y", "with space", GW_SCOPE_READ, err, sizeof(err)),
                      DAI_ECONFIG);
-    assert_int_equal(gw_auth_add(a, "z", "no-scopes-token", 0, err, sizeof(err)), DAI_ECONFIG);
+    assert_int_equal(gw_auth_add(a, "z", "no-scopes-token-01", 0, err, sizeof(err)), DAI_ECONFIG);
     assert_int_equal(gw_scope_parse("read", 4), GW_SCOPE_READ);
     assert_int_equal(gw_scope_parse("write", 5), GW_SCOPE_WRITE);
     assert_int_equal(gw_scope_parse("admin", 5), 0);
-    assert_string_equal(gw_auth_check(a, "dashboard-token", 15, &sc), "dash");
+    assert_string_equal(gw_auth_check(a, "dashboard-token-01", 18, &sc), "dash");
     gw_auth_free(a);
 }
 
@@ -147,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gw_auth_lookup),
         cmocka_unit_test(test_gw_auth_list_errors_never_echo_tokens),
+        cmocka_unit_test(test_gw_auth_tokens_under_16_characters_are_refused),
         cmocka_unit_test(test_gw_auth_decisions),
         cmocka_unit_test(test_gw_auth_bearer_parsing),
         cmocka_unit_test(test_gw_auth_file_entries),

@@ -52,10 +52,34 @@ static void test_gw_ws_handshake_checks(void **state)
     assert_int_equal(check("GET", "websocket", "Upgrade", "13", "d!hlIHNhbXBsZSBub25jZQ=="), 400);
 }
 
+static void test_gw_ws_token_in_a_subprotocol(void **state)
+{
+    size_t n = 0;
+    const char *t;
+
+    (void)state;
+    t = gw_ws_protocol_token("dispatchai.v1, dispatchai.token.abc-123_XYZ.~", &n);
+    assert_non_null(t);
+    assert_int_equal(n, 13);
+    assert_memory_equal(t, "abc-123_XYZ.~", 13);
+    t = gw_ws_protocol_token("dispatchai.token.first ,dispatchai.v1", &n);
+    assert_non_null(t);
+    assert_int_equal(n, 5);
+    assert_null(gw_ws_protocol_token("dispatchai.v1", &n));
+    assert_null(gw_ws_protocol_token("dispatchai.token.", &n));
+    assert_null(gw_ws_protocol_token("xdispatchai.token.abc", &n));
+    assert_null(gw_ws_protocol_token(NULL, &n));
+    assert_true(gw_ws_protocol_offered("chat, dispatchai.v1"));
+    assert_false(gw_ws_protocol_offered("dispatchai.v10"));
+    assert_false(gw_ws_protocol_offered("dispatchai.token.x"));
+    assert_false(gw_ws_protocol_offered(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gw_ws_accept_rfc_example),
+        cmocka_unit_test(test_gw_ws_token_in_a_subprotocol),
         cmocka_unit_test(test_gw_ws_handshake_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,11 +206,39 @@ static void test_ratelimit_hash_seed_differs_per_process(void **state)
     assert_true(mine == dai_hash_seed()); /* fixed for the process's life */
 }
 
+/* peek reports what a take would decide without taking or adding a bucket:
+ * the gateway checks failed logins this way before it checks a token. */
+static void test_ratelimit_peek_takes_nothing(void **state)
+{
+    struct dai_ratelimit *rl = dai_ratelimit_new(1.0, 2, 16);
+    struct dai_rl_result r;
+
+    (void)state;
+    assert_non_null(rl);
+    dai_ratelimit_peek(rl, "a", 1, 1000, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 2);
+    assert_int_equal(dai_ratelimit_keys(rl), 0);
+    dai_ratelimit_take(rl, "a", 1, 1000, &r);
+    dai_ratelimit_take(rl, "a", 1, 1000, &r);
+    for (int i = 0; i < 3; i++) {
+        dai_ratelimit_peek(rl, "a", 1, 1000, &r);
+        assert_false(r.allowed);
+        assert_int_equal(r.retry_after_ms, 1000);
+    }
+    dai_ratelimit_peek(rl, "a", 1, 2000, &r); /* refilled by one, nothing taken */
+    assert_true(r.allowed);
+    dai_ratelimit_peek(rl, "a", 1, 2000, &r);
+    assert_true(r.allowed);
+    dai_ratelimit_free(rl);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ratelimit_burst_then_refuse),
         cmocka_unit_test(test_ratelimit_refills),
+        cmocka_unit_test(test_ratelimit_peek_takes_nothing),
         cmocka_unit_test(test_ratelimit_keys_are_separate),
         cmocka_unit_test(test_ratelimit_table_is_bounded),
         cmocka_unit_test(test_ratelimit_bad_arguments),

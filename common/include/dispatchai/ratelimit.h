@@ -34,6 +34,11 @@ void dai_ratelimit_free(struct dai_ratelimit *rl);
 /* Take one token from key's bucket at monotonic time now_ms. */
 void dai_ratelimit_take(struct dai_ratelimit *rl, const void *key, size_t len, long long now_ms,
                         struct dai_rl_result *out);
+/* Would a take be allowed now? Fills out as take would, but takes nothing
+ * and adds no bucket (for limits on failures: check before the attempt, take
+ * only when it failed). */
+void dai_ratelimit_peek(struct dai_ratelimit *rl, const void *key, size_t len, long long now_ms,
+                        struct dai_rl_result *out);
 size_t dai_ratelimit_keys(struct dai_ratelimit *rl);
 
 /* The bucket key for a client address as text (dai_http_client_addr): an
