@@ -339,3 +339,35 @@ def test_single_comment_edited_in_place(broker, topics, fake_github):
         assert len(writes(fake)) == n_writes and len(comments()) == 1
     finally:
         s.stop()
+
+
+def test_github_outage_delays_writeback_only(broker, topics, fake_github):
+    """GitHub answering 502 to everything: the view, REST and /ready carry on;
+    write-back retries, gives the issue up, and the partition moves on; a
+    permanent 404 (issue gone) is counted and skipped."""
+    fake, key = fake_github
+    s = start(broker, topics, fake, key, GITHUB_MAX_RETRIES=1, GITHUB_WRITEBACK_ATTEMPTS=2,
+              GITHUB_WRITEBACK_RETRY_DELAY="200ms")
+    try:
+        fake.issue(REPO, 30)
+        fake.issue(REPO, 31)
+        fake.control(fail5xx_next=1000)
+        st, _, _ = s.deliver("issues", opened(30, "App crashes with a segfault when saving"))
+        assert st == 202
+        daitest.wait_for(lambda: daitest.get_json(f"{s.gateway.url}/api/issues/{REPO}/30")[0]
+                         == 200, what="issue 30 in the view during the outage")
+        st, _, _ = daitest.request("GET", f"{s.gateway.url}/ready")
+        assert st == 200
+        daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total",
+                                        outcome="gave_up") == 1, what="issue 30 given up")
+        assert fake.labels(REPO, 30) == []
+        assert metric(s.gateway, "dai_github_retry_waits_total", reason="transient") >= 2
+        fake.control(fail5xx_next=0)
+        # Gone on GitHub: a permanent error, skipped; the next issue is written.
+        st, _, _ = s.deliver("issues", opened(404, "App crashes with a segfault when saving"))
+        st, _, _ = s.deliver("issues", opened(31, "App crashes with a segfault when saving"))
+        wait_labels(fake, 31, lambda l: len(l) >= 2, "issue 31 written after the outage")
+        daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total",
+                                        outcome="permanent_error") == 1, what="404 skipped")
+    finally:
+        s.stop()
