@@ -330,9 +330,9 @@ static void rewind_to_committed(struct cls_daemon *d)
     DAI_INFO("rewound to the committed offsets partitions=%d", d->n_parts);
 }
 
-/* Finish what is in flight for the partitions being revoked (bounded), write
- * it, commit, and forget them. */
-static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_t *parts)
+/* Let the LLM calls in flight finish (up to the shutdown timeout) and write
+ * what is ready. */
+static void finish_in_flight(struct cls_daemon *d)
 {
     long long deadline = dai_mono_us() + (long long)d->cfg->common.shutdown_timeout_ms * 1000;
 
@@ -343,6 +343,13 @@ static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_
         emit_ready(d);
     }
     emit_ready(d);
+}
+
+/* Finish what is in flight for the partitions being revoked (bounded), write
+ * it, commit, and forget them. */
+static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_t *parts)
+{
+    finish_in_flight(d);
     if (!d->fatal)
         (void)commit_txn(d, false); /* on failure it aborted: the next owner redoes it */
     for (int i = 0; i < parts->cnt; i++) {
@@ -600,16 +607,8 @@ static void intake(struct cls_daemon *d, int timeout_ms)
  * write what is done and commit. The rest is redone by whoever comes next. */
 static void drain(struct cls_daemon *d)
 {
-    long long deadline = dai_mono_us() + (long long)d->cfg->common.shutdown_timeout_ms * 1000;
-
     set_paused(d, true);
-    while (!d->fatal && d->rt.llm && cls_pipeline_in_flight(d->pipe, -1) > 0 &&
-           dai_mono_us() < deadline) {
-        cls_llm_wait(d->rt.llm, 50);
-        drain_llm(d);
-        emit_ready(d);
-    }
-    emit_ready(d);
+    finish_in_flight(d);
     if (!d->fatal)
         (void)commit_txn(d, false);
     DAI_INFO("stopping: drained, %zu events left for the next owner",

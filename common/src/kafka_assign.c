@@ -26,10 +26,19 @@ rd_kafka_topic_partition_list_t *dai__kafka_list_of(const char *topic,
     return l;
 }
 
-static int no_memory(char *err, size_t errlen)
+/* Check the arguments every call below takes and build their list (*l, new). */
+static int list_for(const struct dai_consumer *c, const char *topic,
+                    const struct dai_kafka_pos *pos, size_t n,
+                    rd_kafka_topic_partition_list_t **l, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "out of memory");
-    return -ENOMEM;
+    if (!c || !topic || (n && !pos))
+        return DAI_EINVAL;
+    *l = dai__kafka_list_of(topic, pos, n);
+    if (!*l) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static int kafka_failed(rd_kafka_resp_err_t e, const char *what, const char *topic, char *err,
@@ -44,12 +53,10 @@ int dai_consumer_assign(struct dai_consumer *c, const char *topic, const struct 
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t e;
+    int rc = list_for(c, topic, pos, n, &l, err, errlen);
 
-    if (!c || !topic || (n && !pos))
-        return DAI_EINVAL;
-    l = dai__kafka_list_of(topic, pos, n);
-    if (!l)
-        return no_memory(err, errlen);
+    if (rc)
+        return rc;
     e = rd_kafka_assign(c->k.rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     return e ? kafka_failed(e, "assign", topic, err, errlen) : 0;
@@ -111,7 +118,8 @@ int dai_consumer_follow(struct dai_consumer *c, const char *topic, int every_ms,
     if ((n && !pos) || !name) {
         free(pos);
         free(name);
-        return no_memory(err, errlen);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
     }
     rc = dai_consumer_assign(c, topic, pos, (size_t)n, err, errlen);
     free(pos);
@@ -176,13 +184,10 @@ int dai_consumer_seek(struct dai_consumer *c, const char *topic, const struct da
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_error_t *e;
-    int rc = 0;
+    int rc = list_for(c, topic, pos, n, &l, err, errlen);
 
-    if (!c || !topic || (n && !pos))
-        return DAI_EINVAL;
-    l = dai__kafka_list_of(topic, pos, n);
-    if (!l)
-        return no_memory(err, errlen);
+    if (rc)
+        return rc;
     e = rd_kafka_seek_partitions(c->k.rk, l, timeout_ms);
     if (e) {
         snprintf(err, errlen, "seek %s: %s", topic, rd_kafka_error_string(e));
@@ -205,12 +210,10 @@ int dai_consumer_committed(struct dai_consumer *c, const char *topic, struct dai
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t e;
+    int rc = list_for(c, topic, pos, n, &l, err, errlen);
 
-    if (!c || !topic || (n && !pos))
-        return DAI_EINVAL;
-    l = dai__kafka_list_of(topic, pos, n);
-    if (!l)
-        return no_memory(err, errlen);
+    if (rc)
+        return rc;
     e = rd_kafka_committed(c->k.rk, l, timeout_ms);
     /* librdkafka keeps the list's order. */
     for (size_t i = 0; !e && i < n; i++)
@@ -225,12 +228,10 @@ int dai_consumer_pause(struct dai_consumer *c, const char *topic, const struct d
 {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t e;
+    int rc = list_for(c, topic, pos, n, &l, NULL, 0);
 
-    if (!c || !topic || (n && !pos))
-        return DAI_EINVAL;
-    l = dai__kafka_list_of(topic, pos, n);
-    if (!l)
-        return -ENOMEM;
+    if (rc)
+        return rc;
     e = pause ? rd_kafka_pause_partitions(c->k.rk, l) : rd_kafka_resume_partitions(c->k.rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     return e ? DAI_EKAFKA : 0;
