@@ -467,6 +467,9 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
         /* A restarted instance must not wait 45 s for its dead self's session. */
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "1000"},
+        /* Partitions added to issues.raw join the group's assignment at the next metadata
+         * refresh (librdkafka's default is 5 min); they are read from the beginning. */
+        {"topic.metadata.refresh.interval.ms", "10000"},
     };
     struct cls_pipeline_options po;
     char e2[512];

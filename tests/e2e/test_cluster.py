@@ -6,6 +6,7 @@ got a 202, injects a fault, heals it, and then reads issues.enriched with read_c
 checks GUID by GUID: every acknowledged delivery exactly once, nothing else. The figures of each
 run (acknowledged, lost, duplicated, 503s, pauses) go to the guarantees report."""
 import json
+import subprocess
 import time
 
 import pytest
@@ -238,3 +239,66 @@ def all_issues(g):
         cursor = body.get("next_cursor")
         if not cursor:
             return out
+
+
+def add_partitions(cluster, topic, total):
+    r = subprocess.run(
+        [str(daitest.REPO / "scripts" / "kafka-local"), "tool", "topics", "--bootstrap-server",
+         cluster.bootstrap, "--alter", "--topic", topic, "--partitions", str(total)],
+        capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_partitions_added_at_run_time(healthy, topics):
+    """issues.raw and issues.enriched grow from 3 to 6 partitions while deliveries flow: the
+    classifiers' group takes the new raw partitions over (read from their beginning), the gateway
+    assigns the new enriched ones, and every acknowledged delivery is there exactly once."""
+    raw, enr = topics["KAFKA_TOPIC_RAW_ISSUES"], topics["KAFKA_TOPIC_ENRICHED_ISSUES"]
+    stack = Stack(healthy, topics).start()
+    extra = stack.make_classifier().start()  # two members share the partitions
+    on_new = []
+    try:
+        def inject(gen):
+            for t in (raw, enr):
+                add_partitions(healthy, t, 6)
+            daitest.wait_for(lambda: all((t, 5) in healthy.metadata() for t in (raw, enr)),
+                             timeout=30, what="six partitions in the metadata")
+            # Deliveries written straight onto the new partitions (the ingress's producer only
+            # learns the new count at its own metadata refresh).
+            for p in (3, 4, 5):
+                n = 900000 + p
+                ev = json.dumps({**raw_event_for(stack, n)}).encode()
+                subprocess.run(["kcat", "-P", "-b", healthy.bootstrap, "-t", raw, "-p", str(p),
+                                "-k", f"testorg/testrepo:issue:{n}", "-X", "acks=all"],
+                               input=ev, check=True, timeout=30)
+                on_new.append(n)
+            return 1
+        run_with_fault(stack, "cluster_partitions_3_to_6", inject, total=1200, rate=200)
+
+        def classified_on_new():
+            got = {m["value"]["issue"]["number"] for m in stack.enriched()}
+            return set(on_new) <= got
+        daitest.wait_for(classified_on_new, timeout=90, interval=1.0,
+                         what="the events on the new issues.raw partitions classified")
+        ids = [m["value"]["delivery_id"] for m in stack.enriched()]
+        assert all(ids.count(f"new-partition-{n}") == 1 for n in on_new), "not exactly once"
+        keys = {(m["value"]["repository"]["full_name"], m["value"]["issue"]["number"])
+                for m in stack.enriched()}
+        daitest.wait_for(lambda: stats(stack.gateway)["total"] >= len(keys), timeout=60,
+                         what="the gateway to apply every event")
+        assert stats(stack.gateway)["total"] == len(keys)
+    finally:
+        extra.stop()
+        stack.stop()
+
+
+def raw_event_for(stack, number):
+    """A raw event as the ingress would write it for an issues.opened delivery of `number`
+    (taken from what the ingress wrote for the load, with a new number and delivery id)."""
+    sample = next(m["value"] for m in stack.raw() if m["value"].get("event_type") == "issue")
+    ev = json.loads(json.dumps(sample))
+    ev["delivery_id"] = f"new-partition-{number}"
+    ev["issue"]["number"] = number
+    ev["issue"]["id"] = 4_000_000_000 + number
+    ev["issue"]["title"] = f"Crash #{number} written to a partition added at run time"
+    return ev
