@@ -458,7 +458,9 @@ static void test_kafka_mock_consumer_lag_metric(void **state)
     struct dai_producer *p = producer(m, &d, NULL, 0, NULL);
     struct rebalances rb = {0};
     struct dai_consumer *c;
-    rd_kafka_topic_partition_list_t *parts;
+    struct dai_kafka_pos parts[] = {{0, DAI_KAFKA_OFFSET_BEGINNING}};
+    char err[256];
+    int64_t lo = -1, hi = -1, off[2] = {-1, -1};
     long long deadline;
     int got = 0;
 
@@ -470,9 +472,7 @@ static void test_kafka_mock_consumer_lag_metric(void **state)
     /* Manual assignment; read four messages, then pause so the position
      * stays at 4 while statistics keep flowing through the poll. */
     c = consumer(m, "t1", false, &rb);
-    parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "t1", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(dai_consumer_handle(c), parts), 0);
+    assert_int_equal(dai_consumer_assign(c, "t1", parts, 1, err, sizeof(err)), 0);
     deadline = now_ms() + 10000;
     while (got < 4 && now_ms() < deadline) {
         rd_kafka_message_t *msg = dai_consumer_poll(c, 100);
@@ -483,7 +483,7 @@ static void test_kafka_mock_consumer_lag_metric(void **state)
             rd_kafka_message_destroy(msg);
     }
     assert_int_equal(got, 4);
-    assert_int_equal(rd_kafka_pause_partitions(dai_consumer_handle(c), parts), 0);
+    assert_int_equal(dai_consumer_pause(c, "t1", parts, 1, true), 0);
     deadline = now_ms() + 5000;
     while (!metrics_contain(m, "dai_kafka_consumer_lag{topic=\"t1\",partition=\"0\"} 6\n") &&
            now_ms() < deadline) {
@@ -494,7 +494,25 @@ static void test_kafka_mock_consumer_lag_metric(void **state)
     }
     assert_true(metrics_contain(m, "dai_kafka_consumer_lag{topic=\"t1\",partition=\"0\"} 6\n"));
     assert_true(metrics_contain(m, "dai_kafka_rx_messages_total{client=\"test-consumer\"}"));
-    rd_kafka_topic_partition_list_destroy(parts);
+    /* The watermarks fetches brought, without asking the broker. */
+    assert_int_equal(dai_consumer_cached_watermarks(c, "t1", 0, &lo, &hi), 0);
+    assert_true(lo == 0 && hi == 10);
+    assert_int_equal(dai_consumer_cached_watermarks(c, "t1", 7, &lo, &hi), DAI_ENOTFOUND);
+    /* Seek back past what was read and resume: offsets 8 and 9 come next. */
+    parts[0].offset = 8;
+    assert_int_equal(dai_consumer_seek(c, "t1", parts, 1, 5000, err, sizeof(err)), 0);
+    assert_int_equal(dai_consumer_pause(c, "t1", parts, 1, false), 0);
+    got = 0;
+    deadline = now_ms() + 10000;
+    while (got < 2 && now_ms() < deadline) {
+        rd_kafka_message_t *msg = dai_consumer_poll(c, 100);
+
+        if (msg && !msg->err)
+            off[got++] = msg->offset;
+        if (msg)
+            rd_kafka_message_destroy(msg);
+    }
+    assert_true(off[0] == 8 && off[1] == 9);
     dai_consumer_close(c);
 }
 
