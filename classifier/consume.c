@@ -15,6 +15,7 @@
 #include <dispatchai/clock.h>
 #include <dispatchai/config.h>
 #include <dispatchai/err.h>
+#include <dispatchai/instance.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/kafka_ready.h>
 #include <dispatchai/lifecycle.h>
@@ -460,7 +461,7 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
 {
     const struct cls_config *cfg = rt->cfg;
     struct cls_daemon *d = calloc(1, sizeof(*d));
-    char host[128] = "localhost", timeout[32];
+    char timeout[32];
     struct dai_kv pdefaults[3];
     char maxbytes[32];
     static const struct dai_kv cdefaults[] = {
@@ -485,13 +486,13 @@ struct cls_daemon *cls_daemon_new(const struct cls_runtime *rt, char *err, size_
     d->topics[0] = cfg->common.topic_raw;
     d->topics[1] = cfg->common.topic_enriched;
     d->topics[2] = cfg->common.topic_dlq;
-    if (cfg->transactional_id[0]) {
+    /* Unique per instance by default: correctness does not need a stable id
+     * (KIP-447, docs/classifier.md), and two instances sharing one would
+     * fence each other forever. */
+    if (cfg->transactional_id[0])
         snprintf(d->txn_id, sizeof(d->txn_id), "%s", cfg->transactional_id);
-    } else {
-        if (gethostname(host, sizeof(host) - 1) != 0)
-            snprintf(host, sizeof(host), "localhost");
-        snprintf(d->txn_id, sizeof(d->txn_id), "dispatchai-classifier-%s", host);
-    }
+    else
+        dai_instance_name("dispatchai-classifier", d->txn_id, sizeof(d->txn_id));
     d->state = cls_state_new();
     if (!d->state) {
         snprintf(err, errlen, "out of memory");

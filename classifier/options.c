@@ -19,7 +19,7 @@ static const struct dai_opt cls_opts[] = {
      O(group_id), 0, 0, 0, "Consumer group on the raw topic"},
     {"kafka.transactional_id", "CLASSIFIER_TRANSACTIONAL_ID", NULL, DAI_OPT_STR, "",
      O(transactional_id), 0, 0, 0,
-     "Unique and stable per instance (\"\" = dispatchai-classifier-<hostname>)"},
+     "Unique per running instance (\"\" = dispatchai-classifier-<hostname>-<pid>-<random>)"},
     {"kafka.max_message_bytes", "CLASSIFIER_MAX_MESSAGE_BYTES", NULL, DAI_OPT_SIZE, "1000000",
      O(max_message_bytes), 1024, 1e9, 0,
      "Largest message written; bigger enriched events go to the dead-letter topic"},

@@ -13,7 +13,7 @@
 #include "store.h"
 
 #include <dispatchai/clock.h>
-#include <dispatchai/hex.h>
+#include <dispatchai/instance.h>
 #include <dispatchai/kafka.h>
 #include <dispatchai/lifecycle.h>
 #include <dispatchai/log.h>
@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +61,7 @@ struct gw_follower *gw_follower_new(const struct gw_config *cfg, struct gw_store
                                     char *err, size_t errlen)
 {
     struct gw_follower *f = calloc(1, sizeof(*f));
-    unsigned char rnd[6];
-    char host[64] = "host", hex[13], group[160];
+    char group[160];
     struct dai_kv defaults[] = {
         /* EOF events tell us when a partition reached its end (catch-up). */
         {"enable.partition.eof", "true"},
@@ -92,13 +90,7 @@ struct gw_follower *gw_follower_new(const struct gw_config *cfg, struct gw_store
     }
     /* librdkafka wants a group id even for manual assignment. It is unique
      * per process and nothing is ever committed under it. */
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "host");
-    host[sizeof(host) - 1] = '\0';
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        memset(rnd, 0, sizeof(rnd));
-    dai_hex_encode(rnd, sizeof(rnd), hex);
-    snprintf(group, sizeof(group), "dispatchai-gateway-%s-%d-%s", host, (int)getpid(), hex);
+    dai_instance_name("dispatchai-gateway", group, sizeof(group));
     f->cfg = cfg;
     f->store = store;
     f->fanout = fanout;

@@ -135,6 +135,49 @@ def test_classifier_two_processes_share_the_load(broker, topics, llm):
         assert b.stop() == 0
 
 
+def test_classifier_two_instances_same_host_default_transactional_id(broker, topics, llm):
+    """`docker compose up --scale classifier=2`: one hostname, one environment,
+    no CLASSIFIER_TRANSACTIONAL_ID. Both instances must keep working (no
+    fencing each other) and the output stays exactly once."""
+    raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    group = "cls-scaled-" + raw.split(".")[0]
+    env = {"CLASSIFIER_TRANSACTIONAL_ID": ""}
+    a = h.classifier(broker.bootstrap, topics, llm=llm, group=group, env=env)
+    b = h.classifier(broker.bootstrap, topics, llm=llm, group=group, env=env)
+    a.start()
+    b.start()
+    try:
+        def split():
+            pa = {k for k in h.metrics(a) if k.startswith("dai_classifier_consumer_lag{")}
+            pb = {k for k in h.metrics(b) if k.startswith("dai_classifier_consumer_lag{")}
+            return pa and pb and not (pa & pb) and len(pa | pb) == 3
+        daitest.wait_for(split, timeout=60, interval=0.3, what="both instances assigned")
+
+        sent = stream(150)
+        h.produce_many(broker.bootstrap, raw, sent)
+        got = h.enriched(broker.bootstrap, topics, expect=len(sent), timeout=90)
+        daitest.wait_for(lambda: settled(a, 1) or settled(a, 2), timeout=60, what="a settled")
+        daitest.wait_for(lambda: settled(b, 1) or settled(b, 2), timeout=60, what="b settled")
+        got = h.enriched(broker.bootstrap, topics)
+        assert_exactly_once(got, sent)
+        ca = h.metric(a, "dai_classifier_consumed_total")
+        cb = h.metric(b, "dai_classifier_consumed_total")
+        assert ca > 0 and cb > 0 and ca + cb == len(sent), (ca, cb)
+        assert h.metric(a, 'dai_classifier_transactions_total{outcome="commit"}') > 0
+        assert h.metric(b, 'dai_classifier_transactions_total{outcome="commit"}') > 0
+        # two distinct default ids, both derived from the same hostname
+        ids = [line.split("transactional_id=")[1].split()[0]
+               for d in (a, b) for line in d.logs().splitlines()
+               if "classifier consuming" in line]
+        assert len(ids) == 2 and ids[0] != ids[1], ids
+        assert all(i.startswith("dispatchai-classifier-") for i in ids), ids
+        assert a.proc.poll() is None and b.proc.poll() is None
+    finally:
+        code_a = a.stop()
+        code_b = b.stop()
+    assert (code_a, code_b) == (0, 0), a.logs()[-3000:] + b.logs()[-3000:]
+
+
 def test_classifier_sigterm_finishes_in_flight_calls(broker, topics):
     slow = h.FakeLLM("--latency-ms", "1500").start()
     txn = group = "cls-term-" + topics["KAFKA_TOPIC_RAW_ISSUES"].split(".")[0]
