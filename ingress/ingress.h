@@ -25,6 +25,7 @@
 struct ing_config {
     struct dai_common_config common;
     size_t max_body;               /* http.max_body */
+    size_t body_budget;            /* http.body_budget */
     char *secret;                  /* webhook.secret / GITHUB_WEBHOOK_SECRET */
     struct dai_strlist secrets;    /* webhook.secrets / GITHUB_WEBHOOK_SECRETS */
     bool insecure_skip_signature;  /* --insecure-skip-signature */

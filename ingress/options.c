@@ -19,6 +19,10 @@ static const struct dai_opt opts[] = {
      "Port of the webhook endpoint"},
     {"http.max_body", "INGRESS_MAX_BODY", NULL, DAI_OPT_SIZE, "25MiB", OFF(max_body), 1024,
      1073741824.0, 0, "Largest webhook body accepted (GitHub caps deliveries at 25 MiB)"},
+    {"http.body_budget", "INGRESS_BODY_BUDGET", NULL, DAI_OPT_SIZE, "256MiB", OFF(body_budget),
+     1048576.0, 68719476736.0, 0,
+     "Request body bytes buffered at once over all connections; a delivery that does not fit "
+     "is answered 503 + Retry-After before its body is read"},
     {"webhook.secret", "GITHUB_WEBHOOK_SECRET", NULL, DAI_OPT_STR, "", OFF(secret), 0, 0,
      DAI_OPT_SECRET, "Webhook secret (X-Hub-Signature-256)"},
     {"webhook.secrets", "GITHUB_WEBHOOK_SECRETS", NULL, DAI_OPT_STRLIST, "", OFF(secrets), 0, 0,
@@ -150,6 +154,12 @@ int ing_config_load_for(struct ing_config *cfg, int argc, char **argv, bool serv
     }
     if (check_durability(&cfg->common.producer_props, err, errlen))
         return DAI_ECONFIG;
+    if (cfg->body_budget < cfg->max_body) {
+        snprintf(err, errlen, "http.body_budget (%zu bytes) must be at least http.max_body "
+                 "(%zu bytes), or the largest delivery could never be admitted",
+                 cfg->body_budget, cfg->max_body);
+        return DAI_ECONFIG;
+    }
     if (cfg->publish_timeout_ms >= cfg->common.http_request_timeout_ms) {
         snprintf(err, errlen, "publish.timeout (%d ms) must be shorter than "
                  "http.request_timeout (%d ms)", cfg->publish_timeout_ms,

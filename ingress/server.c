@@ -30,6 +30,8 @@ struct dai_http_server *ing_server_start(struct ing_ctx *ctx, char *err, size_t 
         .idle_timeout_ms = c->http_idle_timeout_ms,
         .request_timeout_ms = c->http_request_timeout_ms,
         .max_body = ctx->cfg->max_body,
+        .body_budget = ctx->cfg->body_budget,
+        .busy_retry_after_s = ctx->cfg->retry_after_s,
         .metrics = ctx->metrics,
         .ready = dai_kafka_ready_check,
         .ready_ud = ctx->ready,

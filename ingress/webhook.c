@@ -303,11 +303,10 @@ static enum dai_http_next on_headers(void *ud, struct dai_http_request *req)
             snprintf(d->signature, sizeof(d->signature), "invalid");
     }
     dai_http_set_state(req, d);
+    /* Nothing is reserved here: common admits the body against
+     * http.body_budget and grows the buffer as bytes arrive, never past the
+     * announced length. */
     dai_http_set_body_max(req, cfg->max_body);
-    /* One allocation of the announced size instead of a doubling chain
-     * (bounded by the cap checked above). A failure only loses the hint. */
-    if (clen && dai_http_body_reserve(req, (size_t)clen))
-        DAI_DEBUG("cannot pre-allocate %llu body bytes", clen);
     return DAI_HTTP_READ_BODY;
 }
 
@@ -362,6 +361,11 @@ static void on_complete(void *ud, struct dai_http_request *req)
         if (dai_http_status(req) == 413) {
             count(ctx->stats, d->event, ING_R_TOO_LARGE, NULL);
             log_delivery(d->guid, d->event_name, NULL, 413, "payload_too_large",
+                         dai_http_started_us(req), NULL);
+        } else if (dai_http_status(req) == 503) {
+            /* The body did not fit http.body_budget (answered by common). */
+            count(ctx->stats, d->event, ING_R_OVERLOADED, NULL);
+            log_delivery(d->guid, d->event_name, NULL, 503, "overloaded",
                          dai_http_started_us(req), NULL);
         } else {
             DAI_DEBUG("delivery abandoned by the client delivery_id=%s", d->guid);

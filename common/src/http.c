@@ -147,11 +147,6 @@ void dai_http_set_body_max(struct dai_http_request *req, size_t max)
     req->body.max = max;
 }
 
-int dai_http_body_reserve(struct dai_http_request *req, size_t n)
-{
-    return dai_buf_reserve(&req->body, n);
-}
-
 const char *dai_http_route(const struct dai_http_request *req)
 {
     return req->route;

@@ -25,7 +25,7 @@ enum phase {
     PH_HANDLER,     /* on_request is running */
     PH_SUSPENDED,   /* suspended; waiting for the owner's resume */
     PH_RESPONDED,   /* a response is queued, or deferred to the final call */
-    PH_DISCARD      /* 413 written for an over-cap chunked body; dropping the rest */
+    PH_DISCARD      /* 413/503 written for a chunked body; dropping the rest */
 };
 
 struct dai_http_request {
@@ -58,6 +58,7 @@ struct http_req {
     atomic_bool timed_out; /* answered 408 by the request timeout */
     struct http_dl_node dl; /* on srv->dl while the body arrives */
     size_t discarded;
+    size_t charged;     /* body bytes taken from srv->body_bytes (released at completion) */
 };
 
 struct dai_http_server {
@@ -69,6 +70,9 @@ struct dai_http_server {
     struct http_req *susp_head; /* suspended, not yet resumed; under susp_mu */
     bool stopping;              /* under susp_mu */
     struct dai_metric *m_requests, *m_duration, *m_in_flight;
+    struct dai_metric *m_body_bytes, *m_body_refused;
+    atomic_size_t body_bytes;   /* charged by requests in flight (opt.body_budget) */
+    char retry_after[16];       /* opt.busy_retry_after_s as a header value */
     atomic_bool starting; /* MHD's worker threads may log while start returns */
     char start_err[256];
 };

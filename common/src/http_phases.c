@@ -39,8 +39,43 @@ static bool request_has_body(struct MHD_Connection *conn, unsigned long long *cl
     return (te && *te) || *clen > 0;
 }
 
+/*---- the body budget -------------------------------------------------------*/
+
+/* Take n bytes from the server's body budget; false when they do not fit. */
+static bool budget_take(struct dai_http_server *srv, struct http_req *hr, size_t n)
+{
+    size_t cur = atomic_load(&srv->body_bytes);
+
+    do {
+        if (srv->opt.body_budget && (cur > srv->opt.body_budget ||
+                                     n > srv->opt.body_budget - cur))
+            return false;
+    } while (!atomic_compare_exchange_weak(&srv->body_bytes, &cur, cur + n));
+    hr->charged += n;
+    dai_metric_add(srv->m_body_bytes, (double)n);
+    return true;
+}
+
+static void budget_release(struct dai_http_server *srv, struct http_req *hr)
+{
+    if (!hr->charged)
+        return;
+    atomic_fetch_sub(&srv->body_bytes, hr->charged);
+    dai_metric_add(srv->m_body_bytes, -(double)hr->charged);
+    hr->charged = 0;
+}
+
+static int refuse_busy(struct dai_http_server *srv, struct dai_http_request *req)
+{
+    const struct dai_http_header h[] = {{"Retry-After", srv->retry_after}};
+
+    dai_metric_add(srv->m_body_refused, 1);
+    return dai_http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                                  "too many request bodies in flight; retry later", h, 1);
+}
+
 /* The headers are in: built-ins, the handler's on_headers, the Content-Length
- * check. */
+ * check, the body budget. */
 static enum MHD_Result headers_phase(struct dai_http_server *srv, struct http_req *hr)
 {
     struct dai_http_request *req = &hr->r;
@@ -68,6 +103,14 @@ static enum MHD_Result headers_phase(struct dai_http_server *srv, struct http_re
             return MHD_NO;
         return MHD_YES;
     }
+    if (hr->has_body && clen > 0 && clen != ULLONG_MAX) {
+        /* The whole announced size must fit before a byte is read, but it
+         * is only charged, not allocated: the buffer grows as bytes arrive
+         * and never past the announced length (MHD enforces it). */
+        if (!budget_take(srv, hr, (size_t)clen))
+            return refuse_busy(srv, req) ? MHD_NO : MHD_YES;
+        req->body.max = (size_t)clen;
+    }
     req->phase_ = PH_BODY;
     if (srv->dl && hr->has_body)
         dai__http_dl_add(srv->dl, &hr->dl, req->started_us);
@@ -82,32 +125,39 @@ decided:
     return MHD_YES;
 }
 
-/* A chunked body outgrew its cap mid-upload. MHD 0.9.75 refuses
- * MHD_queue_response() until the whole request is read (only the
- * HEADERS_PROCESSED and FULL_REQ_RECEIVED states accept one), so the 413 is
- * written straight onto the socket (this server never uses TLS, and MHD has
- * nothing of its own to send in this state) and the connection is closed
- * once the client stops sending. Returns false when the write fails. */
-static bool write_raw_413(struct http_req *hr)
+/* A chunked body outgrew its cap (413) or the body budget (503) mid-upload.
+ * MHD 0.9.75 refuses MHD_queue_response() until the whole request is read
+ * (only the HEADERS_PROCESSED and FULL_REQ_RECEIVED states accept one), so
+ * the answer is written straight onto the socket (this server never uses
+ * TLS, and MHD has nothing of its own to send in this state) and the
+ * connection is closed once the client stops sending. Returns false when the
+ * write fails. */
+static bool write_raw_refusal(struct dai_http_server *srv, struct http_req *hr, bool busy)
 {
     const union MHD_ConnectionInfo *ci;
-    char body[160], msg[384];
+    char body[160], msg[448], extra[48] = "";
     int blen, mlen;
     ssize_t w;
 
     ci = MHD_get_connection_info(hr->r.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci)
         return false;
-    blen = snprintf(body, sizeof(body),
-                    "{\"error\":{\"code\":\"payload_too_large\","
-                    "\"message\":\"request body exceeds %zu bytes\"}}",
-                    hr->r.body.max);
+    if (busy) {
+        blen = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"overloaded\",\"message\":"
+                        "\"too many request bodies in flight; retry later\"}}");
+        snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", srv->retry_after);
+    } else {
+        blen = snprintf(body, sizeof(body),
+                        "{\"error\":{\"code\":\"payload_too_large\","
+                        "\"message\":\"request body exceeds %zu bytes\"}}",
+                        hr->r.body.max);
+    }
     mlen = snprintf(msg, sizeof(msg),
-                    "HTTP/1.1 413 Payload Too Large\r\n"
-                    "Connection: close\r\n"
+                    "HTTP/1.1 %s\r\n"
+                    "Connection: close\r\n%s"
                     "Content-Type: application/json; charset=utf-8\r\n"
                     "Content-Length: %d\r\n\r\n%s",
-                    blen, body);
+                    busy ? "503 Service Unavailable" : "413 Payload Too Large", extra, blen, body);
     if (mlen <= 0 || (size_t)mlen >= sizeof(msg))
         return false;
     w = send(ci->connect_fd, msg, (size_t)mlen, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -155,6 +205,7 @@ enum MHD_Result dai__http_on_access(void *cls, struct MHD_Connection *conn, cons
 {
     struct dai_http_server *srv = cls;
     struct http_req *hr = *con_cls;
+    bool busy;
     int rc;
 
     (void)version;
@@ -183,15 +234,23 @@ enum MHD_Result dai__http_on_access(void *cls, struct MHD_Connection *conn, cons
                 return MHD_NO;
             return run_handler(srv, hr);
         }
-        rc = dai_buf_append(&hr->r.body, upload_data, *upload_data_size);
+        /* A chunked body is charged as it arrives. */
+        busy = false;
+        if (hr->r.body.len + *upload_data_size > hr->charged &&
+            hr->r.body.len + *upload_data_size <= hr->r.body.max)
+            busy = !budget_take(srv, hr, hr->r.body.len + *upload_data_size - hr->charged);
+        rc = busy ? DAI_ETOOBIG : dai_buf_append(&hr->r.body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         if (rc == DAI_ETOOBIG) {
             if (!dai__http_dl_remove(srv->dl, &hr->dl))
                 return MHD_NO;
-            hr->r.status = MHD_HTTP_CONTENT_TOO_LARGE;
+            hr->r.status = busy ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_CONTENT_TOO_LARGE;
             hr->r.phase_ = PH_DISCARD;
             dai_buf_free(&hr->r.body);
-            if (!write_raw_413(hr))
+            budget_release(srv, hr);
+            if (busy)
+                dai_metric_add(srv->m_body_refused, 1);
+            if (!write_raw_refusal(srv, hr, busy))
                 return MHD_NO;
             /* Linger briefly for the client to read the answer and close.
              * MHD 0.9.75 with epoll (edge-triggered) misses an EOF that
@@ -248,6 +307,9 @@ void dai__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_c
                        hr->r.route);
     dai_metric_add(srv->m_in_flight, -1);
     atomic_fetch_sub(&srv->in_flight, 1);
+    /* The body is freed with the request right after this (or, when its
+     * owner still holds it after the server stopped, soon after). */
+    budget_release(srv, hr);
     if (srv->opt.handlers.on_complete)
         srv->opt.handlers.on_complete(srv->opt.ud, &hr->r);
     /* suspended_ is only written on this connection's own thread, so it can

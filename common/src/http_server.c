@@ -96,7 +96,15 @@ struct dai_http_server *dai_http_start(const struct dai_http_options *opt, char 
             dai_latency_buckets_n);
         srv->m_in_flight = dai_metric_gauge(opt->metrics, "dai_http_requests_in_flight",
                                             "Requests between headers and completion", NULL);
+        srv->m_body_bytes = dai_metric_gauge(opt->metrics, "dai_http_body_bytes_in_flight",
+                                             "Request body bytes admitted and not yet "
+                                             "released (bounded by the body budget)", NULL);
+        srv->m_body_refused = dai_metric_counter(opt->metrics, "dai_http_body_budget_refused_total",
+                                                 "Requests answered 503 because their body did "
+                                                 "not fit the body budget", NULL);
     }
+    snprintf(srv->retry_after, sizeof(srv->retry_after), "%d",
+             opt->busy_retry_after_s > 0 ? opt->busy_retry_after_s : 1);
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;

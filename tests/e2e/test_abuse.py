@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 import daitest
-from stack import SECRET, WRITE_TOKEN, Stack, issue_payload
+from stack import SECRET, WRITE_TOKEN, Stack, issue_payload, record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from test_gateway_support import enriched, produce_events  # noqa: E402
@@ -358,3 +358,85 @@ def test_gateway_ws_ping_flood_does_not_hurt_other_clients(daemons):
     closes = [p for op, p in frames if op == 0x8]
     assert closes and struct.unpack("!H", closes[0][:2])[0] == 1008, frames[-3:]
     assert healthy(g)
+
+
+def _rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_ingress_body_budget_bounds_memory_of_slow_large_uploads(broker):
+    """Many slow large uploads at once: the daemon admits only what fits
+    http.body_budget (the rest is 503 + Retry-After before their bodies are
+    read), its RSS stays under the budget, and small deliveries are served."""
+    budget_mib, clients, announced_mib, sent_mib = 64, 24, 24, 16
+    topics = daitest.unique_topics("budget")
+    s = Stack(broker, topics)
+    broker.create_topics(*topics.values())
+    d = s.make_ingress()
+    d.env.update({"INGRESS_BODY_BUDGET": f"{budget_mib}MiB", "HTTP_MAX_CONNECTIONS": "600",
+                  "HTTP_REQUEST_TIMEOUT": "60s", "INGRESS_PUBLISH_TIMEOUT": "5s"})
+    d.start()
+    socks, results, lock = [], [], threading.Lock()
+    sent_all = threading.Barrier(clients + 1, timeout=120)
+    try:
+        # Warm up (threads, buffers, producer) before the baseline.
+        for i in range(5):
+            assert signed_post(d, json.dumps(issue_payload(900 + i)).encode())[0] == 202
+        base_kib = _rss_kib(d.proc.pid)
+        chunk = b"x" * (1024 * 1024)
+
+        def upload():
+            h = daitest.webhook_headers("issues", b"{}", SECRET)
+            head = (f"POST /webhook/github HTTP/1.1\r\nHost: x\r\n"
+                    f"Content-Length: {announced_mib * 1024 * 1024}\r\n"
+                    + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n").encode()
+            c = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            with lock:
+                socks.append(c)
+            c.sendall(head)
+            c.settimeout(1.0)
+            try:
+                answer = c.recv(4096)  # refused before the body, or nothing yet
+            except socket.timeout:
+                answer = b""
+            if answer:
+                with lock:
+                    results.append(("refused", answer))
+            else:
+                c.settimeout(30)
+                for _ in range(sent_mib):  # then it stalls, holding what it sent
+                    c.sendall(chunk)
+                with lock:
+                    results.append(("admitted", b""))
+            sent_all.wait()
+
+        threads = [threading.Thread(target=upload, daemon=True) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        sent_all.wait()  # every admitted upload has sent its 16 MiB and stalls
+        peak_kib = _rss_kib(d.proc.pid)
+        # Small deliveries are still served while the big ones hold the budget.
+        for i in range(10):
+            st, _, data = signed_post(d, json.dumps(issue_payload(1000 + i)).encode())
+            assert st == 202, data[:200]
+            peak_kib = max(peak_kib, _rss_kib(d.proc.pid))
+        admitted = [r for r in results if r[0] == "admitted"]
+        refused = [r for r in results if r[0] == "refused"]
+        grown_mib = (peak_kib - base_kib) / 1024
+        assert grown_mib < budget_mib, (f"RSS grew by {grown_mib:.0f} MiB (budget {budget_mib}); "
+                                        f"admitted={len(admitted)} refused={len(refused)}")
+        assert len(admitted) <= budget_mib // announced_mib, (len(admitted), len(refused))
+        assert len(refused) >= clients - budget_mib // announced_mib
+        assert all(status_of(a) == 503 and b"retry-after:" in a.lower() for _, a in refused), \
+            refused[0][1][:300]
+        record("ingress_body_budget", clients=clients, admitted=len(admitted),
+                       refused=len(refused), rss_growth_mib=round(grown_mib, 1),
+                       budget_mib=budget_mib)
+    finally:
+        for c in socks:
+            c.close()
+        assert d.stop() == 0

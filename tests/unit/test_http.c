@@ -144,6 +144,9 @@ static bool h_ready(void *ud, char *why, size_t n)
     return ok;
 }
 
+/* The next fx_start's http body budget (0 = none). */
+static size_t fx_body_budget;
+
 static struct fx *fx_start(int threads, int idle_ms, int per_ip, int request_timeout_ms)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
@@ -163,6 +166,8 @@ static struct fx *fx_start(int threads, int idle_ms, int per_ip, int request_tim
     o.idle_timeout_ms = idle_ms;
     o.request_timeout_ms = request_timeout_ms;
     o.max_body = 4096;
+    o.body_budget = fx_body_budget;
+    o.busy_retry_after_s = 7;
     o.metrics = fx->metrics;
     o.ready = h_ready;
     o.ready_ud = fx;
@@ -511,6 +516,78 @@ static void test_http_413_by_chunked_body(void **state)
     assert_int_equal(fx->last_status, 413);
     assert_int_equal(fx->on_request_calls, 1);
     assert_int_equal(dai_http_in_flight(fx->srv), 0);
+    fx_stop(fx);
+}
+
+struct bg_post {
+    struct fx *fx;
+    const char *body;
+    struct reply r;
+    pthread_t th;
+};
+
+static void *bg_post_suspend(void *arg)
+{
+    struct bg_post *b = arg;
+
+    request(b->fx, "POST", "/suspend", b->body, &b->r);
+    return NULL;
+}
+
+/* The body budget: a body that does not fit next to those in flight is 503 +
+ * Retry-After (before it is read, or mid-upload when chunked); once they
+ * complete their bytes are released and the same request is served. */
+static void test_http_body_budget(void **state)
+{
+    static char held[901], big[1002];
+    struct bg_post b;
+    struct upload u;
+    struct reply r;
+    struct fx *fx;
+    (void)state;
+
+    fx_body_budget = 1000;
+    fx = fx_start(2, 30000, 0, 0);
+    fx_body_budget = 0;
+    memset(held, 'h', sizeof(held) - 1);
+    memset(big, 'b', sizeof(big) - 1);
+    /* Over the budget on its own: refused before the body is read. */
+    request(fx, "POST", "/echo", big, &r);
+    assert_int_equal(r.status, 503);
+    assert_true(has_header(&r, "Retry-After: 7"));
+    assert_non_null(strstr(r.body.data, "\"overloaded\""));
+    reply_free(&r);
+    assert_int_equal(fx->on_request_calls, 0);
+    /* 900 bytes held by a suspended request... */
+    b = (struct bg_post){.fx = fx, .body = held};
+    assert_int_equal(pthread_create(&b.th, NULL, bg_post_suspend, &b), 0);
+    wait_pending(fx, 1, 5000);
+    /* ...leave no room for 200 more, with or without a Content-Length. */
+    request(fx, "POST", "/echo", big + 800, &r);
+    assert_int_equal(r.status, 503);
+    reply_free(&r);
+    chunked_post(fx, "/echo", 200, &r, &u);
+    assert_int_equal(r.status, 503);
+    assert_true(has_header(&r, "Retry-After: 7"));
+    reply_free(&r);
+    /* A body-less request is never refused. */
+    request(fx, "GET", "/health", NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(dai_http_resume_with(fx->pending[0], 202, "text/plain", "ok", 2, NULL, 0),
+                     0);
+    assert_int_equal(pthread_join(b.th, NULL), 0);
+    assert_int_equal(b.r.status, 202);
+    reply_free(&b.r);
+    wait_completed(fx, 5, 5000);
+    /* Released: the same 200 bytes now pass, both ways. */
+    request(fx, "POST", "/echo", big + 800, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 201);
+    reply_free(&r);
+    chunked_post(fx, "/echo", 200, &r, &u);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
     fx_stop(fx);
 }
 
@@ -889,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_http_echo_body_within_cap),
         cmocka_unit_test(test_http_413_by_content_length),
         cmocka_unit_test(test_http_413_by_chunked_body),
+        cmocka_unit_test(test_http_body_budget),
         cmocka_unit_test(test_http_unanswered_is_500),
         cmocka_unit_test(test_http_suspend_resume_other_thread),
         cmocka_unit_test(test_http_resume_races_ahead),

@@ -58,6 +58,14 @@ struct dai_http_options {
      * 0 = no bound. */
     int request_timeout_ms;
     size_t max_body;         /* default body cap for every request */
+    /* Request body bytes buffered at once, over all connections (0 = no
+     * bound). A body with a Content-Length is admitted only when its whole
+     * announced size fits, else answered 503 + Retry-After before a byte of
+     * it is read; a chunked body is charged as it arrives (503 mid-upload
+     * when it no longer fits). Buffers grow as bytes arrive, never past the
+     * announced length. */
+    size_t body_budget;
+    int busy_retry_after_s;  /* Retry-After of that 503 (default 1) */
     bool allow_upgrade;      /* allow dai_http_upgrade (WebSocket) */
     struct dai_metrics *metrics;                    /* borrowed; may be NULL */
     bool (*ready)(void *ud, char *why, size_t n);   /* NULL = always ready */
@@ -92,11 +100,10 @@ DAI_MUST_CHECK int dai_http_query_each(const struct dai_http_request *req, dai_h
                                        void *ud);
 /* The body received so far (all of it in on_request); borrowed. */
 const struct dai_buf *dai_http_body(const struct dai_http_request *req);
-/* This request's body cap (from on_headers; default: options.max_body). */
+/* This request's body cap (from on_headers; default: options.max_body).
+ * Nothing is reserved up front: the buffer grows as bytes arrive, never past
+ * the announced Content-Length (see options.body_budget). */
 void dai_http_set_body_max(struct dai_http_request *req, size_t max);
-/* Make room for n body bytes ahead (e.g. the announced Content-Length).
- * 0, DAI_ETOOBIG beyond the cap, or -ENOMEM. */
-DAI_MUST_CHECK int dai_http_body_reserve(struct dai_http_request *req, size_t n);
 /* The metrics label: a string literal ("other" until set). */
 const char *dai_http_route(const struct dai_http_request *req);
 void dai_http_set_route(struct dai_http_request *req, const char *route);
