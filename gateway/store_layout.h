@@ -75,4 +75,27 @@ struct gw_store {
     char removed_key[512];
 };
 
+/* ---- store_index.c: bookkeeping for the apply path (write lock held) ---- */
+
+/* Free an issue record's strings and history; the slot is left zeroed. */
+void gw_store_issue_release(struct gw_store *s, struct gw_issue_rec *is);
+/* Interned id of a repository / team name (lower-cased key; added when
+ * new). 0 or -ENOMEM. Team "" is id 0, "no team". */
+DAI_MUST_CHECK int gw_store_intern_repo(struct gw_store *s, const char *name, uint32_t *id);
+DAI_MUST_CHECK int gw_store_intern_team(struct gw_store *s, const char *name, uint32_t *id);
+/* Add (d = 1) or remove (d = -1) an issue from the total and its repository's counters. */
+void gw_store_account(struct gw_store *s, struct gw_issue_rec *is, long d);
+/* The filter selectors of an issue (strings borrowed from the store). */
+void gw_store_sel_of(const struct gw_store *s, const struct gw_issue_rec *is, struct gw_sel *out);
+/* Accounted heap bytes of an issue record. */
+size_t gw_store_issue_bytes(const struct gw_store *s, const struct gw_issue_rec *is);
+/* A free issue slot (reused or new). 0 or -ENOMEM. */
+DAI_MUST_CHECK int gw_store_alloc_slot(struct gw_store *s, uint32_t *id);
+/* Return slot id to the free list (the record must be released already). */
+void gw_store_free_slot(struct gw_store *s, uint32_t id);
+/* The ordered-index entry of an issue in slot id. */
+struct gw_ent gw_store_ent_of(const struct gw_issue_rec *is, uint32_t id);
+/* Take the issue in slot id out of the index, maps and counters and free it. */
+void gw_store_remove_issue(struct gw_store *s, uint32_t id);
+
 #endif
