@@ -704,13 +704,7 @@ void cls_llm_wait(struct cls_llm *l, int timeout_ms)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    dai_realtime_after_ms(timeout_ms, &ts);
     pthread_mutex_lock(&l->mu);
     if (!l->done.head && !l->stop)
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);

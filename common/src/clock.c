@@ -2,7 +2,6 @@
 #include <dispatchai/clock.h>
 
 #include <stdio.h>
-#include <time.h>
 
 void dai_rfc3339_ms(long long unix_ms, char out[32])
 {
@@ -53,4 +52,15 @@ int dai_ms_left(long long deadline_us)
     long long left = (deadline_us - dai_mono_us()) / 1000;
 
     return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+}
+
+void dai_realtime_after_ms(int ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }

@@ -46,13 +46,7 @@ static void wait_room(struct dai_producer *p, int ms)
         rd_kafka_poll(p->k.rk, ms);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    dai_realtime_after_ms(ms, &ts);
     atomic_fetch_add(&p->waiters, 1);
     pthread_mutex_lock(&p->room_mu);
     pthread_cond_timedwait(&p->room_cond, &p->room_mu, &ts);

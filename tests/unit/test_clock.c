@@ -48,12 +48,26 @@ static void test_clock_ms_left_clamps(void **state)
     assert_true(left > 1000 && left <= 2000);
 }
 
+static void test_clock_realtime_after_ms(void **state)
+{
+    struct timespec now, at;
+    long long d;
+
+    (void)state;
+    clock_gettime(CLOCK_REALTIME, &now);
+    dai_realtime_after_ms(1999, &at);
+    assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L);
+    d = (at.tv_sec - now.tv_sec) * 1000LL + (at.tv_nsec - now.tv_nsec) / 1000000L;
+    assert_true(d >= 1999 && d < 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_rfc3339_ms),
         cmocka_unit_test(test_clock_clocks_advance),
         cmocka_unit_test(test_clock_ms_left_clamps),
+        cmocka_unit_test(test_clock_realtime_after_ms),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
