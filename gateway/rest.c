@@ -254,6 +254,26 @@ struct published {
     char origin[256];
 };
 
+/* A failed publish: only a transient failure is 503 + Retry-After (a retry
+ * can succeed); an event the broker can never take is 413, a refusal for
+ * good 500 (dai_kafka_err_rc decides which is which). */
+static unsigned failed_status(int rc, const char **code, const char **message)
+{
+    if (rc == DAI_ETOOBIG) {
+        *code = "correction_too_large";
+        *message = "the corrected event is larger than the broker accepts";
+        return 413;
+    }
+    if (rc == DAI_EREFUSED) {
+        *code = "broker_refused";
+        *message = "the broker refuses the correction (check the topic and its permissions)";
+        return 500;
+    }
+    *code = "unavailable";
+    *message = "the broker did not accept the correction; retry later";
+    return 503;
+}
+
 static void on_published(void *ud, int rc, int32_t partition, int64_t offset,
                          const char *errstr)
 {
@@ -272,14 +292,16 @@ static void on_published(void *ud, int rc, int32_t partition, int64_t offset,
             text = json_dumps(pb->answer, JSON_COMPACT);
         dai_metric_add(pb->app->metrics->corrections, 1, "accepted");
     } else {
-        json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "unavailable", "message",
-                              "the broker did not accept the correction; retry later");
+        const char *code, *message;
+        json_t *e;
 
+        status = failed_status(rc, &code, &message);
+        e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
         DAI_WARN("correction not published: %s", errstr ? errstr : dai_strerror(rc));
         text = e ? json_dumps(e, JSON_COMPACT) : NULL;
         json_decref(e);
-        status = 503;
-        h[n++] = (struct dai_http_header){"Retry-After", "1"};
+        if (status == 503)
+            h[n++] = (struct dai_http_header){"Retry-After", "1"};
         dai_metric_add(pb->app->metrics->corrections, 1, "failed");
     }
     rc = dai_http_resume_with(pb->req, text ? status : 500, JSON_TYPE, text ? text : "",
@@ -361,16 +383,23 @@ static void post_correction(struct gw_app *app, struct dai_http_request *req,
     dai_http_suspend(req);
     rc = gw_publisher_send(app->publisher, key, text, strlen(text), on_published, pb);
     if (rc) {
-        static const char busy[] = "{\"error\":{\"code\":\"unavailable\",\"message\":"
-                                   "\"the producer queue is full or the broker is unreachable\"}}";
+        const char *code, *message;
+        unsigned status = failed_status(rc, &code, &message);
         struct dai_http_header h[5];
+        char answer[256];
         size_t n = 0;
+        int len;
 
+        if (status == 503)
+            message = "the producer queue is full or the broker is unreachable";
+        len = snprintf(answer, sizeof(answer), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                       code, message);
         for (size_t i = 0; i < pb->n_cors; i++)
             h[n++] = pb->cors[i];
-        h[n++] = (struct dai_http_header){"Retry-After", "1"};
+        if (status == 503)
+            h[n++] = (struct dai_http_header){"Retry-After", "1"};
         dai_metric_add(app->metrics->corrections, 1, "failed");
-        if (dai_http_resume_with(req, 503, JSON_TYPE, busy, sizeof(busy) - 1, h, n))
+        if (dai_http_resume_with(req, status, JSON_TYPE, answer, (size_t)len, h, n))
             DAI_WARN("correction refusal could not be queued");
         json_decref(pb->answer);
         free(pb);

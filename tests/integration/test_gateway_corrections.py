@@ -123,3 +123,22 @@ def test_correction_fails_cleanly_when_the_broker_is_gone(private_broker, topics
         assert get(g, "/api/issues/acme/widgets/1")[0] == 200
     finally:
         assert g.stop() == 0
+
+
+def test_correction_the_broker_can_never_take_is_413_not_503(broker, topics):
+    # librdkafka's smallest message.max.bytes (1000) is below any enriched
+    # event: retrying cannot help, so no 503 (which invites endless retries).
+    t = topics["KAFKA_TOPIC_ENRICHED_ISSUES"]
+    ensure_topic(broker, t)
+    produce_events(broker.bootstrap, t, [enriched(number=7, title="Crash on save")])
+    g = gateway(broker, topics, args=["--kafka.producer.message.max.bytes=1000"]).start()
+    try:
+        def loaded():
+            return get(g, "/api/issues/acme/widgets/7")[0] == 200
+        daitest.wait_for(loaded, timeout=20, what="the issue in the gateway")
+        st, h, body = post(g, "/api/issues/acme/widgets/7/correction", {"category": "question"})
+        assert st == 413, body
+        assert body["error"]["code"] == "correction_too_large"
+        assert "retry-after" not in h
+    finally:
+        assert g.stop() == 0
