@@ -6,6 +6,7 @@ builds on; see CONTRIBUTING.md)."""
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,15 @@ MAX_LINES = 700
 # symbols among themselves and in libdispatchai.a; common only in itself.
 DAEMONS = ("ingress", "classifier", "gateway")
 
-# Cycles still being broken by other work, each as the set of sources in it.
+# Cycles still being broken by other work, each as the set of sources in it
+# (an entry that no longer matches is reported as a pytest warning).
 # Empty now (gateway/rest.c <-> ws.c and ingress/publish.c <-> webhook.c are
 # broken); a cycle that appears fails the test unless it is listed here with
 # who is breaking it.
 ALLOWED_CYCLES = []
 
 # Sources still over MAX_LINES, to be split by their owners (issue 13). The
-# lead empties this list as the splits land.
+# lead empties this list as the splits land (stale entries give a warning).
 ALLOWED_LONG = {
     "ingress/extract.c",           # ingress engineer
     "common/src/github_client.c",  # github engineer (new client)
@@ -150,10 +152,12 @@ def test_no_two_object_files_depend_on_each_other_in_a_cycle(graph):
 
 
 def test_the_allowed_cycles_still_exist(graph):
-    """An allow-list entry that no longer matches is stale: remove it."""
+    """An allow-list entry that no longer matches is stale: said as a warning,
+    so whoever broke the cycle is not failed for it; the lead removes it."""
     found = cycles(graph)
     stale = [sorted(c) for c in ALLOWED_CYCLES if c not in found]
-    assert not stale, f"cycles broken since, remove them from ALLOWED_CYCLES: {stale}"
+    if stale:
+        warnings.warn(f"cycles broken since, remove them from ALLOWED_CYCLES: {stale}")
 
 
 def c_sources():
@@ -172,7 +176,8 @@ def test_no_c_source_outside_tests_is_over_700_lines():
     unexpected = {k: v for k, v in long.items() if k not in ALLOWED_LONG}
     assert not unexpected, f"sources over {MAX_LINES} lines (split them): {unexpected}"
     stale = sorted(ALLOWED_LONG - set(long))
-    assert not stale, f"split since, remove them from ALLOWED_LONG: {stale}"
+    if stale:  # a warning, not a failure: splitting a file must not fail its author
+        warnings.warn(f"split since, remove them from ALLOWED_LONG: {stale}")
 
 
 def test_common_includes_no_daemon_header():
