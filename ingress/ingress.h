@@ -1,8 +1,10 @@
 /* The ingress daemon's private interfaces: configuration (options.c),
  * metrics (stats.c), the parsing worker pool (pool.c), publishing with
- * acknowledgement, de-duplication and bounded waits (publish.c), the
- * webhook endpoint (webhook.c) and the HTTP server wiring (server.c).
- * The pure logic lives in extract.h, normalize.h and window.h. */
+ * acknowledgement, de-duplication and bounded waits (publish.c, which
+ * reports outcomes to a callback), the answer a failed publish gets
+ * (answer.c), the webhook endpoint (webhook.c, the only writer of HTTP
+ * answers), the HTTP server wiring (server.c) and the redrive sub-command
+ * (redrive.c). The pure logic lives in extract.h, normalize.h and window.h. */
 #ifndef DISPATCHAI_INGRESS_H
 #define DISPATCHAI_INGRESS_H
 
