@@ -237,8 +237,6 @@ static int escape(struct scan *s)
     }
     if (s->end - s->p < 6 || (u = hex4(s->p + 2)) < 0)
         return fail_at(s, "invalid \\u escape");
-    if (u == 0)
-        return fail_at(s, "\\u0000 is not allowed");
     if (u >= 0xDC00 && u <= 0xDFFF)
         return fail_at(s, "unpaired low surrogate");
     if (u >= 0xD800 && u <= 0xDBFF) {

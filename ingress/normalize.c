@@ -7,6 +7,7 @@
 
 #include <dispatchai/clock.h>
 #include <dispatchai/events.h>
+#include <dispatchai/json.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +474,10 @@ int ing_normalize(const struct ing_normalizer *n, enum ing_event ev, const char 
         LIT(&o, "}");
     }
     LIT(&o, "}");
+    /* NUL in text becomes U+FFFD (docs/events.md, "NUL in text"); the copied
+     * spans keep their escaped form, so this is a same-length rewrite. */
+    if (!o.rc)
+        dai_json_replace_nul(out->data, out->len);
     return o.rc;
 }
 

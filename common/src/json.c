@@ -143,9 +143,30 @@ static int depth_exceeds(const char *p, size_t len, int limit)
     return 0;
 }
 
+size_t dai_json_replace_nul(char *text, size_t len)
+{
+    size_t n = 0;
+    char *p = text, *end = text + len;
+
+    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6)) != NULL) {
+        size_t run = 0;
+
+        /* An even run of backslashes before it: this backslash starts an escape. */
+        while (p - run > text && p[-1 - (ptrdiff_t)run] == '\\')
+            run++;
+        if (run % 2 == 0) {
+            memcpy(p + 2, "fffd", 4);
+            n++;
+        }
+        p += 6;
+    }
+    return n;
+}
+
 json_t *dai_json_parse(const char *data, size_t len, char *err, size_t errlen)
 {
     json_error_t jerr;
+    char *copy = NULL;
     json_t *v;
 
     if (err && errlen)
@@ -160,9 +181,23 @@ json_t *dai_json_parse(const char *data, size_t len, char *err, size_t errlen)
             snprintf(err, errlen, "nesting deeper than %d levels", DAI_JSON_MAX_DEPTH);
         return NULL;
     }
+    /* NUL becomes U+FFFD before jansson sees it (on a copy; rare), so no
+     * string of ours ever holds an embedded NUL that C code would cut at. */
+    if (memmem(data, len, "\\u0000", 6)) {
+        copy = malloc(len ? len : 1);
+        if (!copy) {
+            if (err && errlen)
+                snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        memcpy(copy, data, len);
+        dai_json_replace_nul(copy, len);
+        data = copy;
+    }
     /* Flags 0: GitHub payloads are parsed as sent (duplicate keys keep the
-     * last value); only objects/arrays at the top and no NUL in strings. */
+     * last value); only objects/arrays at the top. */
     v = json_loadb(data, len, 0, &jerr);
+    free(copy);
     if (!v && err && errlen)
         snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     return v;

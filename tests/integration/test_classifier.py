@@ -277,3 +277,22 @@ def test_classifier_jsonl_cli(llm):
     assert [o.get("source") for o in out] == ["llm", None, None, "llm", "llm"]
     assert out[3]["category"] == "security"
     assert llm.stats()["chat_requests"] == 3
+
+
+def test_classifier_jsonl_nul_in_text_is_replaced(llm):
+    """NUL (\\u0000) in a title or body is not invalid JSON: it is read as
+    U+FFFD (docs/events.md, "NUL in text"), offline and through the LLM."""
+    lines = [json.dumps({"id": 1, "title": "App crashes\u0000 on start",
+                         "body": "Traceback\u0000\u0000 ..."}),
+             json.dumps({"id": 2, "title": "literal \\u0000 stays text", "body": None})]
+    r = _jsonl(["--offline"], lines)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [o.get("id") for o in out] == [1, 2], out
+    assert all("error" not in o and o["source"] == "offline" for o in out), out
+
+    r = _jsonl([], lines[:1], env={"LLM_BASE_URL": llm.base_url})
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(l) for l in r.stdout.splitlines()]
+    assert out[0]["source"] == "llm", out
+    assert llm.stats()["titles"] == {"App crashes\ufffd on start": 1}

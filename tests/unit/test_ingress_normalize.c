@@ -227,6 +227,33 @@ static void test_ingress_normalize_optional_members(void **state)
     dai_buf_free(&out);
 }
 
+/* NUL in title and body (\u0000) is written as U+FFFD; an escaped backslash
+ * before "u0000" is text and stays. */
+static void test_ingress_normalize_nul_becomes_replacement_char(void **state)
+{
+    struct dai_buf out = {0};
+    struct ing_event_info info;
+    char err[160];
+    const char *doc = "{\"action\":\"opened\",\"repository\":{\"id\":1,\"name\":\"r\","
+                      "\"full_name\":\"o/r\",\"private\":false,\"owner\":{\"login\":\"o\","
+                      "\"id\":2}},\"sender\":{\"login\":\"s\",\"id\":3},\"issue\":{\"id\":5,"
+                      "\"number\":6,\"title\":\"a\\u0000b\",\"body\":\"\\\\u0000 \\u0000\","
+                      "\"user\":{\"login\":\"u\",\"id\":4},\"state\":\"open\","
+                      "\"html_url\":\"h\",\"created_at\":\"c\",\"updated_at\":null}}";
+    json_t *ev, *issue;
+
+    (void)state;
+    assert_int_equal(ing_normalize(norm, ING_EV_ISSUES, doc, strlen(doc), GUID, NOW_MS, &out,
+                                   &info, err, sizeof(err)), 0);
+    ev = parse(out.data, out.len);
+    assert_int_equal(dai_raw_event_validate(ev, err, sizeof(err)), 0);
+    issue = (json_t *)get(ev, "issue");
+    assert_string_equal(json_string_value(get(issue, "title")), "a\xef\xbf\xbd" "b");
+    assert_string_equal(json_string_value(get(issue, "body")), "\\u0000 \xef\xbf\xbd");
+    json_decref(ev);
+    dai_buf_free(&out);
+}
+
 static void test_ingress_normalize_null_body_stays_null(void **state)
 {
     struct ing_event_info info;
@@ -627,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_ingress_normalize_issues_fixtures),
         cmocka_unit_test(test_ingress_normalize_pinned_without_state),
         cmocka_unit_test(test_ingress_normalize_optional_members),
+        cmocka_unit_test(test_ingress_normalize_nul_becomes_replacement_char),
         cmocka_unit_test(test_ingress_normalize_null_body_stays_null),
         cmocka_unit_test(test_ingress_normalize_edited_lists_changes),
         cmocka_unit_test(test_ingress_normalize_comment_on_issue),

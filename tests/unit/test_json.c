@@ -145,9 +145,31 @@ static void test_json_parse_rejects_deep_nesting(void **state)
     free(deep);
 }
 
+/* The NUL rule: \u0000 in a string is read as U+FFFD; "\\u0000" (an escaped
+ * backslash, then text) is not a NUL and stays. */
+static void test_json_nul_becomes_replacement_char(void **state)
+{
+    static const char doc[] = "{\"t\":\"a\\u0000b\",\"lit\":\"\\\\u0000\","
+                              "\"odd\":\"\\\\\\u0000\"}";
+    char text[] = "\"\\u0000\\\\u0000\\\\\\u0000\"";
+    char err[128];
+    json_t *v;
+
+    (void)state;
+    assert_int_equal(dai_json_replace_nul(text, strlen(text)), 2);
+    assert_string_equal(text, "\"\\ufffd\\\\u0000\\\\\\ufffd\"");
+    v = dai_json_parse(doc, sizeof(doc) - 1, err, sizeof(err));
+    assert_non_null(v);
+    assert_string_equal(dai_json_str(v, "t", ""), "a\xef\xbf\xbd" "b");
+    assert_string_equal(dai_json_str(v, "lit", ""), "\\u0000");
+    assert_string_equal(dai_json_str(v, "odd", ""), "\\\xef\xbf\xbd");
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_nul_becomes_replacement_char),
         cmocka_unit_test(test_json_getters_defaults),
         cmocka_unit_test(test_json_path_lookup),
         cmocka_unit_test(test_json_dump_compact_in_order),

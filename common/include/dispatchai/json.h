@@ -32,6 +32,13 @@ DAI_MUST_CHECK int dai_json_dump(const json_t *v, struct dai_buf *b);
  * DAI_JSON_MAX_DEPTH arrays/objects are rejected before jansson sees them.
  * The size cap is the caller's (e.g. http.max_body). */
 #define DAI_JSON_MAX_DEPTH 64
+/* A NUL inside a string (the escape \u0000) is read as U+FFFD, the rule for
+ * every daemon (docs/events.md, "NUL in text"). */
 json_t *dai_json_parse(const char *data, size_t len, char *err, size_t errlen);
+
+/* Replace every \u0000 escape of JSON text with \ufffd, in place: same
+ * length, so spans into the text stay valid. An escaped backslash before
+ * "u0000" ("\\u0000", literal text) is left alone. Returns the count. */
+size_t dai_json_replace_nul(char *text, size_t len);
 
 #endif
