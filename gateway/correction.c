@@ -17,25 +17,41 @@
 static const char *const allowed[] = {"category", "priority", "effort_estimate",
                                       "suggested_assignee", "tags", "summary", "note"};
 
-static int enum_field(const json_t *body, const char *key, int (*parse)(const char *),
-                      const char *const *names, int n, int *out, char *err, size_t errlen)
+/* body[key] for an enum parser: NULL if absent, "" (which no parser accepts)
+ * if it is not a string. */
+static const char *enum_text(const json_t *body, const char *key)
 {
     const json_t *v = json_object_get(body, key);
+
+    if (!v)
+        return NULL;
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* The vocabulary lists come from common's name functions, so the message
+ * cannot drift from what the parsers accept. */
+static const char *category_at(int i)
+{
+    return dai_category_name((enum dai_category)i);
+}
+static const char *priority_at(int i)
+{
+    return dai_priority_name((enum dai_priority)i);
+}
+static const char *effort_at(int i)
+{
+    return dai_effort_name((enum dai_effort)i);
+}
+
+/* DAI_EINVAL with "key: must be one of ..." in err. */
+static int enum_error(const char *key, const char *(*name_at)(int), int n, char *err,
+                      size_t errlen)
+{
     char list[160] = "";
     size_t used = 0;
 
-    if (!v)
-        return 0;
-    if (json_is_string(v)) {
-        int x = parse(json_string_value(v));
-
-        if (x >= 0) {
-            *out = x;
-            return 0;
-        }
-    }
     for (int i = 0; i < n && used < sizeof(list); i++) {
-        int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
+        int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", name_at(i));
         if (w < 0)
             break;
         used += (size_t)w;
@@ -98,14 +114,10 @@ static int tags_field(const json_t *body, struct dai_classification *c, char *er
 /* Apply the body to c; 0 or DAI_EINVAL with the first problem. */
 static int apply_body(const json_t *body, struct dai_classification *c, char *err, size_t errlen)
 {
-    static const char *const cats[] = {"bug", "feature_request", "enhancement", "documentation",
-                                       "question", "security"};
-    static const char *const prios[] = {"critical", "high", "medium", "low"};
-    static const char *const efforts[] = {"small", "medium", "large", "extra_large"};
-    const char *key;
+    const char *key, *text;
     const json_t *v;
     bool any = false;
-    int x, rc;
+    int rc;
 
     if (!json_is_object(body)) {
         snprintf(err, errlen, "body: must be a JSON object");
@@ -129,22 +141,15 @@ static int apply_body(const json_t *body, struct dai_classification *c, char *er
                  "effort_estimate, suggested_assignee, tags, summary");
         return DAI_EINVAL;
     }
-    x = (int)c->category;
-    rc = enum_field(body, "category", dai_category_parse, cats, DAI_CAT_COUNT, &x, err, errlen);
-    if (rc)
-        return rc;
-    c->category = (enum dai_category)x;
-    x = (int)c->priority;
-    rc = enum_field(body, "priority", dai_priority_parse, prios, DAI_PRIO_COUNT, &x, err, errlen);
-    if (rc)
-        return rc;
-    c->priority = (enum dai_priority)x;
-    x = (int)c->effort;
-    rc = enum_field(body, "effort_estimate", dai_effort_parse, efforts, DAI_EFFORT_COUNT, &x, err,
-                    errlen);
-    if (rc)
-        return rc;
-    c->effort = (enum dai_effort)x;
+    text = enum_text(body, "category");
+    if (text && dai_category_parse(text, &c->category))
+        return enum_error("category", category_at, DAI_CAT_COUNT, err, errlen);
+    text = enum_text(body, "priority");
+    if (text && dai_priority_parse(text, &c->priority))
+        return enum_error("priority", priority_at, DAI_PRIO_COUNT, err, errlen);
+    text = enum_text(body, "effort_estimate");
+    if (text && dai_effort_parse(text, &c->effort))
+        return enum_error("effort_estimate", effort_at, DAI_EFFORT_COUNT, err, errlen);
     rc = string_field(body, "suggested_assignee", true, c->suggested_assignee,
                       sizeof(c->suggested_assignee), err, errlen);
     if (rc < 0)

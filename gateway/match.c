@@ -29,22 +29,26 @@ const char *gw_type_name(int t)
     return (t >= 0 && t < GW_TYPE_COUNT) ? type_names[t] : "issue";
 }
 
-int gw_state_parse(const char *s)
+int gw_state_parse(const char *s, enum gw_state *out)
 {
     /* "other" is what the store files unknown states under; it is not a
      * state a client can ask for. */
     for (int i = 0; i < GW_STATE_OTHER; i++)
-        if (strcmp(s, state_names[i]) == 0)
-            return i;
-    return -1;
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (enum gw_state)i;
+            return 0;
+        }
+    return DAI_EINVAL;
 }
 
-int gw_type_parse(const char *s)
+int gw_type_parse(const char *s, enum gw_type *out)
 {
     for (int i = 0; i < GW_TYPE_COUNT; i++)
-        if (strcmp(s, type_names[i]) == 0)
-            return i;
-    return -1;
+        if (strcmp(s, type_names[i]) == 0) {
+            *out = (enum gw_type)i;
+            return 0;
+        }
+    return DAI_EINVAL;
 }
 
 static int add_str(struct gw_strset *set, const char *val, size_t len, const char *field,
@@ -78,7 +82,8 @@ int gw_match_add(struct gw_match *m, enum gw_field f, const char *val, size_t le
                  size_t errlen)
 {
     char tmp[48];
-    int v = -1;
+    int rc = DAI_EINVAL;
+    unsigned bit = 0;
     uint32_t *mask = NULL;
 
     if ((unsigned)f >= GW_F_COUNT) {
@@ -101,19 +106,47 @@ int gw_match_add(struct gw_match *m, enum gw_field f, const char *val, size_t le
         memcpy(tmp, val, len);
         tmp[len] = '\0';
         switch (f) {
-        case GW_F_CATEGORY: v = dai_category_parse(tmp); mask = &m->categories; break;
-        case GW_F_PRIORITY: v = dai_priority_parse(tmp); mask = &m->priorities; break;
-        case GW_F_STATE: v = gw_state_parse(tmp); mask = &m->states; break;
-        case GW_F_TYPE: v = gw_type_parse(tmp); mask = &m->types; break;
+        case GW_F_CATEGORY: {
+            enum dai_category v = 0;
+
+            rc = dai_category_parse(tmp, &v);
+            bit = (unsigned)v;
+            mask = &m->categories;
+            break;
+        }
+        case GW_F_PRIORITY: {
+            enum dai_priority v = 0;
+
+            rc = dai_priority_parse(tmp, &v);
+            bit = (unsigned)v;
+            mask = &m->priorities;
+            break;
+        }
+        case GW_F_STATE: {
+            enum gw_state v = 0;
+
+            rc = gw_state_parse(tmp, &v);
+            bit = (unsigned)v;
+            mask = &m->states;
+            break;
+        }
+        case GW_F_TYPE: {
+            enum gw_type v = 0;
+
+            rc = gw_type_parse(tmp, &v);
+            bit = (unsigned)v;
+            mask = &m->types;
+            break;
+        }
         default: break;
         }
     }
-    if (v < 0 || !mask) {
+    if (rc || !mask) {
         snprintf(err, errlen, "%s: \"%.*s\" is not an allowed value", field_names[f],
                  (int)(len > 40 ? 40 : len), val);
         return DAI_EINVAL;
     }
-    *mask |= 1u << v;
+    *mask |= 1u << bit;
     return 0;
 }
 

@@ -60,7 +60,9 @@ void gw_match_clear(struct gw_match *m);
 json_t *gw_match_to_json(const struct gw_match *m);
 const char *gw_state_name(int s);
 const char *gw_type_name(int t);
-int gw_state_parse(const char *s);
-int gw_type_parse(const char *s);
+/* Parse a value a client may filter by into *out; 0, or DAI_EINVAL (then
+ * *out is untouched). "other" is not a state a client can ask for. */
+DAI_MUST_CHECK int gw_state_parse(const char *s, enum gw_state *out);
+DAI_MUST_CHECK int gw_type_parse(const char *s, enum gw_type *out);
 
 #endif

@@ -24,14 +24,17 @@ static const char *name_of(const char *const *names, int n, int v)
     return (v >= 0 && v < n) ? names[v] : "unknown";
 }
 
-static int parse_name(const char *const *names, int n, const char *s)
+/* 0 with *out = the index of s in names, or DAI_EINVAL (unknown or NULL). */
+static int parse_name(const char *const *names, int n, const char *s, int *out)
 {
     if (!s)
-        return -1;
+        return DAI_EINVAL;
     for (int i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
+        if (strcmp(names[i], s) == 0) {
+            *out = i;
+            return 0;
+        }
+    return DAI_EINVAL;
 }
 
 const char *dai_category_name(enum dai_category c)
@@ -64,21 +67,37 @@ bool dai_team_name_valid(const char *s, size_t n)
     return true;
 }
 
-int dai_category_parse(const char *s)
+int dai_category_parse(const char *s, enum dai_category *out)
 {
-    return parse_name(category_names, DAI_CAT_COUNT, s);
+    int i, rc = parse_name(category_names, DAI_CAT_COUNT, s, &i);
+
+    if (rc == 0)
+        *out = (enum dai_category)i;
+    return rc;
 }
-int dai_priority_parse(const char *s)
+int dai_priority_parse(const char *s, enum dai_priority *out)
 {
-    return parse_name(priority_names, DAI_PRIO_COUNT, s);
+    int i, rc = parse_name(priority_names, DAI_PRIO_COUNT, s, &i);
+
+    if (rc == 0)
+        *out = (enum dai_priority)i;
+    return rc;
 }
-int dai_effort_parse(const char *s)
+int dai_effort_parse(const char *s, enum dai_effort *out)
 {
-    return parse_name(effort_names, DAI_EFFORT_COUNT, s);
+    int i, rc = parse_name(effort_names, DAI_EFFORT_COUNT, s, &i);
+
+    if (rc == 0)
+        *out = (enum dai_effort)i;
+    return rc;
 }
-int dai_source_parse(const char *s)
+int dai_source_parse(const char *s, enum dai_source *out)
 {
-    return parse_name(source_names, DAI_SRC_COUNT, s);
+    int i, rc = parse_name(source_names, DAI_SRC_COUNT, s, &i);
+
+    if (rc == 0)
+        *out = (enum dai_source)i;
+    return rc;
 }
 
 /* Copy src into dst (size n), cutting at a UTF-8 character boundary so a
@@ -129,8 +148,8 @@ fail:
     return NULL;
 }
 
-static int enum_member(const json_t *obj, const char *key, int (*parse)(const char *), int *out,
-                       char *err, size_t errlen)
+static int enum_member(const json_t *obj, const char *key, const char *const *names, int n,
+                       int *out, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(obj, key);
 
@@ -138,8 +157,7 @@ static int enum_member(const json_t *obj, const char *key, int (*parse)(const ch
         snprintf(err, errlen, "classification.%s: missing or not a string", key);
         return DAI_ESCHEMA;
     }
-    *out = parse(json_string_value(v));
-    if (*out < 0) {
+    if (parse_name(names, n, json_string_value(v), out)) {
         snprintf(err, errlen, "classification.%s: \"%.40s\" is not an allowed value", key,
                  json_string_value(v));
         return DAI_ESCHEMA;
@@ -175,21 +193,21 @@ int dai_classification_from_json(const json_t *obj, struct dai_classification *o
         snprintf(err, errlen, "classification: not an object");
         return DAI_ESCHEMA;
     }
-    rc = enum_member(obj, "category", dai_category_parse, &v, err, errlen);
+    rc = enum_member(obj, "category", category_names, DAI_CAT_COUNT, &v, err, errlen);
     if (rc)
         return rc;
     out->category = (enum dai_category)v;
-    rc = enum_member(obj, "priority", dai_priority_parse, &v, err, errlen);
+    rc = enum_member(obj, "priority", priority_names, DAI_PRIO_COUNT, &v, err, errlen);
     if (rc)
         return rc;
     out->priority = (enum dai_priority)v;
-    rc = enum_member(obj, "effort_estimate", dai_effort_parse, &v, err, errlen);
+    rc = enum_member(obj, "effort_estimate", effort_names, DAI_EFFORT_COUNT, &v, err, errlen);
     if (rc)
         return rc;
     out->effort = (enum dai_effort)v;
     /* source is optional on input (an LLM reply does not carry it). */
     if (json_object_get(obj, "source")) {
-        rc = enum_member(obj, "source", dai_source_parse, &v, err, errlen);
+        rc = enum_member(obj, "source", source_names, DAI_SRC_COUNT, &v, err, errlen);
         if (rc)
             return rc;
         out->source = (enum dai_source)v;

@@ -44,19 +44,50 @@ static void test_events_key_format(void **state)
 
 static void test_events_vocabulary_round_trip(void **state)
 {
+    enum dai_category cat;
+    enum dai_priority prio;
+    enum dai_effort effort;
+    enum dai_source src;
     (void)state;
-    for (int i = 0; i < DAI_CAT_COUNT; i++)
-        assert_int_equal(dai_category_parse(dai_category_name((enum dai_category)i)), i);
-    for (int i = 0; i < DAI_PRIO_COUNT; i++)
-        assert_int_equal(dai_priority_parse(dai_priority_name((enum dai_priority)i)), i);
-    for (int i = 0; i < DAI_EFFORT_COUNT; i++)
-        assert_int_equal(dai_effort_parse(dai_effort_name((enum dai_effort)i)), i);
-    for (int i = 0; i < DAI_SRC_COUNT; i++)
-        assert_int_equal(dai_source_parse(dai_source_name((enum dai_source)i)), i);
-    assert_int_equal(dai_category_parse("Bug"), -1);
-    assert_int_equal(dai_category_parse(NULL), -1);
+    for (int i = 0; i < DAI_CAT_COUNT; i++) {
+        assert_int_equal(dai_category_parse(dai_category_name((enum dai_category)i), &cat), 0);
+        assert_int_equal(cat, i);
+    }
+    for (int i = 0; i < DAI_PRIO_COUNT; i++) {
+        assert_int_equal(dai_priority_parse(dai_priority_name((enum dai_priority)i), &prio), 0);
+        assert_int_equal(prio, i);
+    }
+    for (int i = 0; i < DAI_EFFORT_COUNT; i++) {
+        assert_int_equal(dai_effort_parse(dai_effort_name((enum dai_effort)i), &effort), 0);
+        assert_int_equal(effort, i);
+    }
+    for (int i = 0; i < DAI_SRC_COUNT; i++) {
+        assert_int_equal(dai_source_parse(dai_source_name((enum dai_source)i), &src), 0);
+        assert_int_equal(src, i);
+    }
     assert_string_equal(dai_category_name(DAI_CAT_FEATURE_REQUEST), "feature_request");
     assert_string_equal(dai_effort_name(DAI_EFFORT_EXTRA_LARGE), "extra_large");
+}
+
+/* An unknown name (wrong case, NULL, empty) is DAI_EINVAL and leaves *out
+ * as it was, so a caller can pre-set a default. */
+static void test_events_parse_unknown_leaves_out(void **state)
+{
+    enum dai_category cat = DAI_CAT_SECURITY;
+    enum dai_priority prio = DAI_PRIO_LOW;
+    enum dai_effort effort = DAI_EFFORT_LARGE;
+    enum dai_source src = DAI_SRC_HUMAN;
+    (void)state;
+    assert_int_equal(dai_category_parse("Bug", &cat), DAI_EINVAL);
+    assert_int_equal(dai_category_parse(NULL, &cat), DAI_EINVAL);
+    assert_int_equal(dai_category_parse("", &cat), DAI_EINVAL);
+    assert_int_equal(cat, DAI_CAT_SECURITY);
+    assert_int_equal(dai_priority_parse("urgent", &prio), DAI_EINVAL);
+    assert_int_equal(prio, DAI_PRIO_LOW);
+    assert_int_equal(dai_effort_parse("huge", &effort), DAI_EINVAL);
+    assert_int_equal(effort, DAI_EFFORT_LARGE);
+    assert_int_equal(dai_source_parse("bot", &src), DAI_EINVAL);
+    assert_int_equal(src, DAI_SRC_HUMAN);
 }
 
 static void test_events_classification_round_trip(void **state)
@@ -249,6 +280,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_key_format),
         cmocka_unit_test(test_events_vocabulary_round_trip),
+        cmocka_unit_test(test_events_parse_unknown_leaves_out),
         cmocka_unit_test(test_events_classification_round_trip),
         cmocka_unit_test(test_events_classification_rejects_bad_values),
         cmocka_unit_test(test_events_classification_truncates_at_utf8_boundary),

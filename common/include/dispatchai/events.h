@@ -70,11 +70,12 @@ const char *dai_category_name(enum dai_category c);
 const char *dai_priority_name(enum dai_priority p);
 const char *dai_effort_name(enum dai_effort e);
 const char *dai_source_name(enum dai_source s);
-/* Parse a name (exact, lower case); -1 if unknown. */
-int dai_category_parse(const char *s);
-int dai_priority_parse(const char *s);
-int dai_effort_parse(const char *s);
-int dai_source_parse(const char *s);
+/* Parse a name (exact, lower case) into *out; 0, or DAI_EINVAL for an
+ * unknown name or NULL (then *out is untouched). */
+DAI_MUST_CHECK int dai_category_parse(const char *s, enum dai_category *out);
+DAI_MUST_CHECK int dai_priority_parse(const char *s, enum dai_priority *out);
+DAI_MUST_CHECK int dai_effort_parse(const char *s, enum dai_effort *out);
+DAI_MUST_CHECK int dai_source_parse(const char *s, enum dai_source *out);
 
 #define DAI_MAX_TAGS 5
 #define DAI_TAG_LEN 32
