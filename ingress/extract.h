@@ -68,6 +68,13 @@ bool ing_json_array_next(const char *data, const struct ing_span *arr, uint32_t 
 bool ing_json_object_next(const char *data, const struct ing_span *obj, uint32_t *pos,
                           struct ing_span *key, struct ing_span *val);
 
+/* Longest escaped key decoded to compare against a path segment. */
+#define ING_JSON_MAX_KEY 128
+
+/* The value of 4 hex digits at p (a \uXXXX escape's), or -1 if one is not hex.
+ * Shared by the scanner and the string decoder. */
+long ing_json_hex4(const unsigned char *p);
+
 /* Decode a string span into out (NUL-terminated UTF-8). Returns the length,
  * or DAI_ETOOBIG when it does not fit, DAI_EINVAL when s is not a string. */
 DAI_MUST_CHECK int ing_json_unescape(const char *data, const struct ing_span *s, char *out,
