@@ -1,5 +1,5 @@
-/* The GitHub REST client's I/O: libcurl requests with GitHub's headers,
- * App or token authentication with one cached installation token per
+/* The GitHub REST client: requests with GitHub's headers (one exchange is
+ * github_exchange.c's), App or token authentication with one cached installation token per
  * installation, the retry loop driven by dai_github_decide, writes
  * serialised and spaced per installation, and the dai_github_* metrics.
  * JWTs, header parsing and wait rules are in the pure github_*.c files. */
@@ -10,7 +10,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,36 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BODY_MAX (8u << 20)
-#define TOKEN_MAX 512
-
-struct inst {
-    long long id;
-    pthread_mutex_t token_mu; /* held while a token is fetched: one at a time */
-    char token[TOKEN_MAX];
-    long long issued_s, expires_s;
-    pthread_mutex_t write_mu; /* writes go out one at a time */
-    long long last_write_us;
-    atomic_llong rl_remaining, rl_reset;
-    struct inst *next;
-};
-
-struct dai_github {
-    const struct dai_github_config *cfg;
-    enum dai_github_auth auth;
-    EVP_PKEY *key;
-    long long fixed_inst;
-    char *base;                /* api_url without a trailing '/' */
-    CURLSH *share;
-    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t mu;        /* insts, login */
-    struct inst *insts;
-    struct inst token_inst;    /* token authentication: one pseudo-installation */
-    char login[128];
-    struct dai_github_policy policy;
-    atomic_ullong requests, token_requests, waits, errors;
-    struct dai_metric *m_requests, *m_remaining, *m_waits, *m_wait_s, *m_errors, *m_tokens;
-};
+#include "github_internal.h"
 
 /*---- setup ----------------------------------------------------------------*/
 
@@ -216,221 +186,6 @@ void dai_github_get_stats(struct dai_github *gh, struct dai_github_stats *st)
     st->errors = atomic_load(&gh->errors);
 }
 
-/*---- one HTTP exchange -------------------------------------------------------*/
-
-struct exchange {
-    struct dai_github_response *resp;
-    long long now_s;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct exchange *x = ud;
-    size_t n = size * nmemb;
-
-    return dai_buf_append(&x->resp->body, p, n) ? 0 : n;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct exchange *x = ud;
-    size_t n = size * nmemb;
-
-    /* A new status line (after a 100 Continue) starts a new header set. */
-    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        dai_github_meta_init(&x->resp->meta);
-    else
-        dai_github_meta_header(&x->resp->meta, p, n, x->now_s);
-    return n;
-}
-
-static const char *method_name(enum dai_github_method m)
-{
-    switch (m) {
-    case DAI_GH_POST:
-        return "POST";
-    case DAI_GH_PATCH:
-        return "PATCH";
-    case DAI_GH_DELETE:
-        return "DELETE";
-    default:
-        return "GET";
-    }
-}
-
-/* One attempt. auth is the whole Authorization value ("Bearer …"). Returns
- * 0 with resp->status set, or -1 for a transport failure (status 0; the
- * curl message in err). */
-static int exchange(struct dai_github *gh, enum dai_github_method method, const char *url,
-                    const char *auth, const char *body, const char *inm,
-                    struct dai_github_response *resp, char *err, size_t errlen)
-{
-    struct exchange x = {.resp = resp, .now_s = (long long)time(NULL)};
-    struct curl_slist *h = NULL, *t;
-    char line[DAI_GITHUB_JWT_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
-    CURL *e = curl_easy_init();
-    CURLcode cc;
-    int rc = -1;
-
-    resp->status = 0;
-    dai_buf_reset(&resp->body);
-    resp->body.max = BODY_MAX;
-    dai_github_meta_init(&resp->meta);
-    if (!e) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        return -1;
-    }
-    snprintf(line, sizeof(line), "Authorization: %s", auth);
-    t = curl_slist_append(h, "Accept: application/vnd.github+json");
-    if (t)
-        t = curl_slist_append(h = t, "X-GitHub-Api-Version: 2022-11-28");
-    if (t)
-        t = curl_slist_append(h = t, line);
-    if (t)
-        t = curl_slist_append(h = t, "Expect:");
-    if (t && body)
-        t = curl_slist_append(h = t, "Content-Type: application/json");
-    if (t && inm && inm[0]) {
-        char inm_line[200];
-        snprintf(inm_line, sizeof(inm_line), "If-None-Match: %s", inm);
-        t = curl_slist_append(h = t, inm_line);
-    }
-    OPENSSL_cleanse(line, sizeof(line));
-    if (!t) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    h = t;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "DispatchAI/" DAI_VERSION);
-    curl_easy_setopt(e, CURLOPT_SHARE, gh->share);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)gh->cfg->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)gh->cfg->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &x);
-    /* Never follow redirects: the Authorization header must not travel on. */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    if (method != DAI_GH_GET)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(method));
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else if (method == DAI_GH_POST) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-    }
-    cc = curl_easy_perform(e);
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s %s: %s", method_name(method), url,
-                 cerr[0] ? cerr : curl_easy_strerror(cc));
-        goto done;
-    }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-    rc = 0;
-done:
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    return rc;
-}
-
-/*---- waits and bookkeeping ------------------------------------------------------*/
-
-/* Sleep ms, returning false early when the process is stopping. */
-static bool pause_ms(long long ms)
-{
-    long long deadline = dai_mono_us() + ms * 1000;
-
-    while (!dai_lifecycle_stopping()) {
-        long long left = (deadline - dai_mono_us()) / 1000;
-        if (left <= 0)
-            return true;
-        dai_lifecycle_wait(left > 200 ? 200 : (int)left);
-    }
-    return false;
-}
-
-static unsigned rnd32(void)
-{
-    unsigned r = 0;
-
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        r = (unsigned)dai_mono_us();
-    return r;
-}
-
-static void count_request(struct dai_github *gh, const char *kind, long status)
-{
-    char cls[24];
-
-    atomic_fetch_add(&gh->requests, 1);
-    if (status == 0)
-        snprintf(cls, sizeof(cls), "error");
-    else
-        snprintf(cls, sizeof(cls), "%ldxx", status / 100);
-    if (gh->m_requests)
-        dai_metric_add(gh->m_requests, 1, kind, cls);
-}
-
-static void count_wait(struct dai_github *gh, const char *reason, long long ms)
-{
-    atomic_fetch_add(&gh->waits, 1);
-    if (gh->m_waits) {
-        dai_metric_add(gh->m_waits, 1, reason);
-        dai_metric_add(gh->m_wait_s, (double)ms / 1000.0, reason);
-    }
-}
-
-static void count_error(struct dai_github *gh, const char *reason)
-{
-    atomic_fetch_add(&gh->errors, 1);
-    if (gh->m_errors)
-        dai_metric_add(gh->m_errors, 1, reason);
-}
-
-static void note_quota(struct dai_github *gh, struct inst *in, const struct dai_github_meta *m)
-{
-    char id[24];
-
-    if (m->rl_remaining < 0)
-        return;
-    atomic_store(&in->rl_remaining, m->rl_remaining);
-    atomic_store(&in->rl_reset, m->rl_reset);
-    if (gh->m_remaining) {
-        snprintf(id, sizeof(id), "%lld", in->id);
-        dai_metric_set(gh->m_remaining, (double)m->rl_remaining, id);
-    }
-}
-
-/* With the quota used up, nothing is sent before the reset. false when the
- * process stops meanwhile or the wait is beyond github.max_wait. */
-static bool wait_for_quota(struct dai_github *gh, struct inst *in, char *err, size_t errlen)
-{
-    long long now = (long long)time(NULL);
-    long long reset = atomic_load(&in->rl_reset);
-    long long ms;
-
-    if (atomic_load(&in->rl_remaining) != 0 || reset <= now)
-        return true;
-    ms = (reset - now) * 1000 + 1000;
-    if (ms > gh->cfg->max_wait_ms) {
-        snprintf(err, errlen, "rate limit used up until %lld, beyond github.max_wait", reset);
-        return false;
-    }
-    DAI_WARN("github rate limit used up installation=%lld wait_ms=%lld", in->id, ms);
-    count_wait(gh, "rate_limit", ms);
-    if (!pause_ms(ms)) {
-        snprintf(err, errlen, "stopping");
-        return false;
-    }
-    atomic_store(&in->rl_remaining, -1);
-    return true;
-}
-
 /*---- authentication ----------------------------------------------------------------*/
 
 static int url_for(struct dai_github *gh, const char *path, char *out, size_t n, char *err,
@@ -578,27 +333,27 @@ static int run(struct dai_github *gh, struct inst *in, const char *kind,
         long long wait;
         int xrc;
 
-        if (!wait_for_quota(gh, in, err, errlen)) {
-            count_error(gh, "give_up");
+        if (!dai__github_wait_for_quota(gh, in, err, errlen)) {
+            dai__github_count_error(gh, "give_up");
             return DAI_ETIMEOUT;
         }
         rc = jwt ? jwt_auth(gh, auth, sizeof(auth), err, errlen)
                  : auth_for(gh, in, renew, auth, sizeof(auth), err, errlen);
         if (rc) {
-            count_error(gh, "auth");
+            dai__github_count_error(gh, "auth");
             return rc;
         }
         renew = false;
         xerr[0] = '\0';
-        xrc = exchange(gh, method, url, auth, body, inm, resp, xerr, sizeof(xerr));
+        xrc = dai__github_exchange(gh, method, url, auth, body, inm, resp, xerr, sizeof(xerr));
         OPENSSL_cleanse(auth, sizeof(auth));
-        count_request(gh, kind, resp->status);
+        dai__github_count_request(gh, kind, resp->status);
         if (xrc)
-            count_error(gh, "transport");
+            dai__github_count_error(gh, "transport");
         else if (!jwt)
-            note_quota(gh, in, &resp->meta);
+            dai__github_note_quota(gh, in, &resp->meta);
         v = dai_github_decide(&gh->policy, resp->status, &resp->meta,
-                              resp->body.data, (long long)time(NULL), rnd32(), &a, &wait);
+                              resp->body.data, (long long)time(NULL), dai__github_rnd32(), &a, &wait);
         switch (v) {
         case DAI_GH_DONE:
             return 0;
@@ -608,9 +363,9 @@ static int run(struct dai_github *gh, struct inst *in, const char *kind,
             renew = true;
             continue;
         case DAI_GH_GIVE_UP:
-            count_error(gh, "give_up");
+            dai__github_count_error(gh, "give_up");
             if (resp->status)
-                snprintf(err, errlen, "%s %s: gave up after HTTP %ld", method_name(method), url,
+                snprintf(err, errlen, "%s %s: gave up after HTTP %ld", dai__github_method_name(method), url,
                          resp->status);
             else
                 snprintf(err, errlen, "gave up: %s", xerr);
@@ -621,11 +376,11 @@ static int run(struct dai_github *gh, struct inst *in, const char *kind,
             char xq[DAI_LOG_VALUE_MAX]; /* curl's text has spaces: one quoted field */
 
             DAI_WARN("github request will be retried method=%s status=%ld reason=%s wait_ms=%lld%s%s",
-                     method_name(method), resp->status, why, wait, xerr[0] ? " error=" : "",
+                     dai__github_method_name(method), resp->status, why, wait, xerr[0] ? " error=" : "",
                      xerr[0] ? dai_log_value(xq, sizeof(xq), xerr) : "");
-            count_wait(gh, why, wait);
+            dai__github_count_wait(gh, why, wait);
             resp->waits++;
-            if (!pause_ms(wait)) {
+            if (!dai__github_pause_ms(wait)) {
                 snprintf(err, errlen, "stopping");
                 return DAI_ETIMEOUT;
             }
@@ -687,7 +442,7 @@ int dai_github_request(struct dai_github *gh, long long installation,
 
         pthread_mutex_lock(&in->write_mu);
         gap_us = in->last_write_us + (long long)gh->cfg->write_interval_ms * 1000 - dai_mono_us();
-        if (in->last_write_us && gap_us > 0 && !pause_ms((gap_us + 999) / 1000)) {
+        if (in->last_write_us && gap_us > 0 && !dai__github_pause_ms((gap_us + 999) / 1000)) {
             pthread_mutex_unlock(&in->write_mu);
             snprintf(err, errlen, "stopping");
             return DAI_ETIMEOUT;
