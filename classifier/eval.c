@@ -63,6 +63,7 @@ static void record(struct run *r, size_t idx, const struct dai_classification *c
     o->by_llm = by_llm;
     snprintf(o->fallback, sizeof(o->fallback), "%s", fallback ? fallback : "");
     o->latency_ms = (double)(dai_mono_us() - t0_us) / 1000.0;
+    o->finished = true;
     r->done++;
 }
 
@@ -235,6 +236,7 @@ int cls_eval_run(const struct cls_eval_options *opt, const struct cls_offline_mo
                     .err_out = err_out};
     char err[512], backend[CLS_MODEL_LEN + 16];
     json_t *rep = NULL;
+    bool stopped = false;
     int rc;
 
     rc = cls_label_map_parse(opt->label_map, &r.map, err, sizeof(err));
@@ -270,9 +272,16 @@ int cls_eval_run(const struct cls_eval_options *opt, const struct cls_offline_mo
         rc = r.rc;
     }
     if (!rc && r.done < r.n) {
-        fprintf(err_out, "dispatchai-classifier eval: stopped after %zu of %zu issues\n", r.done,
-                r.n);
-        rc = DAI_ETIMEOUT;
+        /* Interrupted: the figures for what was finished are still worth having. */
+        size_t k = 0;
+
+        for (size_t i = 0; i < r.n; i++)
+            if (r.out[i].finished)
+                r.out[k++] = r.out[i];
+        fprintf(err_out, "dispatchai-classifier eval: stopped after %zu of %zu issues; the "
+                "report covers those\n", k, r.n);
+        r.n = k;
+        stopped = true;
     }
     if (!rc) {
         snprintf(backend, sizeof(backend), "%s%s", llm ? "llm " : "",
@@ -290,8 +299,10 @@ int cls_eval_run(const struct cls_eval_options *opt, const struct cls_offline_mo
     } else if (!rc) {
         print_text(out, rep);
     }
-    if (rc && rc != DAI_ETIMEOUT)
+    if (rc)
         fprintf(err_out, "dispatchai-classifier eval: %s\n", dai_strerror(rc));
+    else if (stopped)
+        rc = DAI_ETIMEOUT;
     json_decref(rep);
     cls_eval_names_free(&r.classes);
     cls_eval_names_free(&r.repos);

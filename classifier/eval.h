@@ -69,6 +69,7 @@ struct cls_eval_outcome {
     double latency_ms;
     long long prompt_tokens, completion_tokens;
     bool by_llm;               /* false: offline (configured, or a fallback) */
+    bool finished;             /* classified (a stopped run reports only these) */
     char fallback[32];         /* why an LLM-bound issue went offline, "" otherwise */
 };
 
@@ -126,7 +127,9 @@ struct cls_eval_options {
 
 /* Classify every issue as the daemon would (the LLM when llm is non-NULL,
  * with the daemon's offline fallback; else offline) and print the report on
- * out. 0, or a negative code after printing the reason on err_out. */
+ * out. Stopped early (SIGINT/SIGTERM), the report covers the issues finished
+ * and DAI_ETIMEOUT is returned. 0, or a negative code after printing the
+ * reason on err_out. */
 DAI_MUST_CHECK int cls_eval_run(const struct cls_eval_options *opt,
                                 const struct cls_offline_model *offline,
                                 const struct cls_teams *teams, struct cls_llm *llm,
