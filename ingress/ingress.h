@@ -103,6 +103,7 @@ struct ing_stats {
     struct dai_metric *queue_depth; /* producer queue (messages not yet acknowledged) */
     struct dai_metric *work_queue;  /* deliveries waiting for a parsing worker */
     struct dai_metric *dedup_size;  /* acknowledged GUIDs remembered */
+    struct dai_metric *producer_restarts; /* producers replaced after a fatal error */
 };
 
 /* Register the families in reg (borrowed). 0 or -ENOMEM. */
@@ -197,6 +198,9 @@ struct ing_publisher_options {
     struct ing_stats *stats;
     ing_published_fn on_published;
     void *ud;
+    /* Tests only (DAI_TEST_FATAL_AFTER_ACKS): raise a fatal producer error
+     * right after this many acknowledgements; 0 = never. */
+    long test_fatal_after;
 };
 
 /* Producer (acks=all, idempotent, compressed), de-duplication window and the
@@ -215,6 +219,15 @@ void ing_publish_dead_letter(struct ing_publisher *p, struct ing_delivery *d,
                              const void *payload, size_t len);
 rd_kafka_t *ing_publisher_handle(struct ing_publisher *p);
 int ing_publisher_queue_depth(struct ing_publisher *p);
+/* True after a fatal producer error until ing_publisher_replace succeeds. */
+bool ing_publisher_needs_replace(struct ing_publisher *p);
+/* Replace the producer (same configuration, new producer id): answer every
+ * request waiting on the old one as a transient failure (DAI_EKAFKA),
+ * destroy it (purging what it still holds), create the new one. Meanwhile
+ * publishes are answered DAI_EKAFKA. Not concurrent with itself, drain or
+ * free (the main thread calls them all). 0, or DAI_EKAFKA with err (then
+ * there is no producer and it may be called again). */
+int ing_publisher_replace(struct ing_publisher *p, char *err, size_t errlen);
 /* Requests waiting for the broker right now. */
 unsigned ing_publisher_waiting(struct ing_publisher *p);
 /* Shutdown: wait up to timeout_ms for outstanding acknowledgements, then
@@ -263,6 +276,9 @@ struct ing_ctx {
     struct dai_metrics *metrics;
     struct dai_http_server *http;
     struct dai_kafka_ready *ready;
+    /* ing_recover_producer's bound (main thread only). */
+    int recover_tries;
+    long long recover_window_us;
 };
 
 
@@ -279,5 +295,13 @@ struct dai_http_server *ing_server_start(struct ing_ctx *ctx, char *err, size_t 
 /* Graceful stop: stop accepting, wait (bounded) for in-flight requests,
  * drain the pool and the publisher, stop the server. */
 void ing_server_drain(struct ing_ctx *ctx, int timeout_ms);
+
+/* ---- recover.c ----------------------------------------------------------- */
+
+/* From the main loop, after a fatal producer error: replace the producer
+ * while /ready answers "not ready", count and log it. More than a few
+ * replacements within a minute (failed or failing again at once) stop the
+ * daemon (exit 1), as a fatal error did before. */
+void ing_recover_producer(struct ing_ctx *ctx);
 
 #endif

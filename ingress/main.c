@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     struct ing_ctx ctx = {.cfg = &cfg, .stats = &stats};
     struct ing_publisher_options po = {.cfg = &cfg, .stats = &stats,
                                        .on_published = ing_webhook_published, .ud = &ctx};
+    const char *fatal_after = getenv("DAI_TEST_FATAL_AFTER_ACKS");
     char err[512];
     int rc, left, code = 1;
 
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
         goto out;
     }
     po.metrics = ctx.metrics;
+    po.test_fatal_after = fatal_after ? strtol(fatal_after, NULL, 10) : 0;
     ctx.norm = ing_normalizer_new(err, sizeof(err));
     if (!ctx.norm)
         goto fail;
@@ -108,6 +110,8 @@ int main(int argc, char **argv)
         dai_lifecycle_wait(200);
         if (dai_lifecycle_take_reopen())
             dai_log_reopen();
+        if (ing_publisher_needs_replace(ctx.pub))
+            ing_recover_producer(&ctx);
     }
     DAI_INFO("stopping: draining in-flight deliveries (up to %d ms)",
              cfg.common.shutdown_timeout_ms);

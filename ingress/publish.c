@@ -4,8 +4,11 @@
  * than publish.timeout. Outcomes go to the on_published callback; answering
  * HTTP is webhook.c's. One mutex guards the window and the waiting lists;
  * it is held across the (non-blocking) produce call so a delivery report can
- * never overtake the bookkeeping of its own request. Semantics in
- * docs/ingress.md ("Durability and de-duplication"). */
+ * never overtake the bookkeeping of its own request. After a fatal producer
+ * error the owner swaps in a new producer (ing_publisher_replace): prod is
+ * only read or changed under mu, and the old one is destroyed outside it.
+ * Semantics in docs/ingress.md ("Durability and de-duplication", "Failure
+ * handling"). */
 #include "ingress.h"
 
 #include <dispatchai/clock.h>
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,10 @@
 struct ing_publisher {
     const struct ing_config *cfg;
     struct ing_stats *st;
-    struct dai_producer *prod;
+    struct dai_metrics *metrics;
+    struct dai_producer *prod;      /* NULL while being replaced (under mu) */
+    atomic_bool fatal;              /* the producer hit a fatal error: replace it */
+    long test_fatal_after, acks;    /* test hook (ing_publisher_options) */
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* wakes the timer (CLOCK_MONOTONIC) */
     struct ing_dedup *dedup;
@@ -124,9 +131,12 @@ static void on_delivery(void *ud, void *opaque, int rc, int32_t partition, int64
     struct ing_dedup_entry *e = opaque;
     struct ing_delivery *owner, *waiters, *w, *next;
     char guid[ING_GUID_MAX + 1];
+    rd_kafka_t *inject = NULL;
     long long sent_us;
 
     pthread_mutex_lock(&p->mu);
+    if (rc == 0 && p->test_fatal_after > 0 && ++p->acks == p->test_fatal_after && p->prod)
+        inject = dai_producer_handle(p->prod);
     owner = e->owner;
     waiters = e->waiters;
     sent_us = e->sent_us;
@@ -149,6 +159,11 @@ static void on_delivery(void *ud, void *opaque, int rc, int32_t partition, int64
         ing_dedup_release(p->dedup, e);
     dai_metric_set(p->st->dedup_size, (double)ing_dedup_done_count(p->dedup));
     pthread_mutex_unlock(&p->mu);
+    /* Still ours: only a fatal error, which this raises, leads to its
+     * destruction, and never on this thread. */
+    if (inject)
+        rd_kafka_test_fatal_error(inject, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "fatal error injected by DAI_TEST_FATAL_AFTER_ACKS");
 
     dai_metric_observe(p->st->publish_latency, (double)(dai_mono_us() - sent_us) / 1e6);
     if (rc == 0 && !owner) {
@@ -230,6 +245,12 @@ static void publish(struct ing_publisher *p, struct ing_delivery *d, const char 
     if (p->closed) {
         pthread_mutex_unlock(&p->mu);
         report_failed(p, d, -ECANCELED);
+        return;
+    }
+    if (!p->prod) {
+        /* Being replaced after a fatal error: a redelivery will find the new one. */
+        pthread_mutex_unlock(&p->mu);
+        report_failed(p, d, DAI_EKAFKA);
         return;
     }
     state = ing_dedup_claim(p->dedup, d->guid, dai_now_ms(), &e);
@@ -321,28 +342,53 @@ void ing_publish_dead_letter(struct ing_publisher *p, struct ing_delivery *d,
 
 /*---- life cycle --------------------------------------------------------------------*/
 
+static void on_fatal(void *ud)
+{
+    struct ing_publisher *p = ud;
+
+    atomic_store(&p->fatal, true);
+}
+
+/* The producer, the same at start and after a fatal error. */
+static struct dai_producer *producer_new(struct ing_publisher *p, char *err, size_t errlen)
+{
+    struct dai_producer_options po = {0};
+    /* Durability first: every replica has it, exactly once per producer
+     * session, in order per key. lz4 measured best for our ~2 KB JSON
+     * events (docs/ingress.md). linger 5 ms: at 2 ms librdkafka's broker
+     * thread wakes so often it doubled our CPU per delivery (measured).
+     * message.timeout.ms, longer than the HTTP wait, bounds how long an
+     * unacknowledged message may still land after its request got 503: a
+     * message the broker takes a little late still lands (and its redelivery
+     * is a duplicate) instead of failing. */
+    struct dai_kv defaults[] = {
+        {"acks", "all"},
+        {"enable.idempotence", "true"},
+        {"compression.type", p->cfg->compression},
+        {"linger.ms", "5"},
+        {"socket.nagle.disable", "true"},
+        {"message.timeout.ms", "60000"},
+        {"queue.buffering.max.messages", "200000"},
+    };
+
+    po.cfg = &p->cfg->common;
+    po.client_id = "dispatchai-ingress";
+    po.defaults = (const struct dai_kv *)defaults;
+    po.n_defaults = sizeof(defaults) / sizeof(defaults[0]);
+    po.on_delivery = on_delivery;
+    po.on_fatal = on_fatal;
+    po.ud = p;
+    po.metrics = p->metrics;
+    po.poll_thread = true;
+    return dai_producer_new(&po, err, errlen);
+}
+
 struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt, char *err,
                                         size_t errlen)
 {
     const struct ing_config *cfg = opt->cfg;
     struct ing_publisher *p = calloc(1, sizeof(*p));
-    struct dai_producer_options po = {0};
     pthread_condattr_t ca;
-    char timeout[16];
-    /* Durability first: every replica has it, exactly once per producer
-     * session, in order per key. lz4 measured best for our ~2 KB JSON
-     * events (docs/ingress.md). linger 5 ms: at 2 ms librdkafka's broker
-     * thread wakes so often it doubled our CPU per delivery (measured). message.timeout.ms bounds how long
-     * an unacknowledged message may still land after its request got 503. */
-    struct dai_kv defaults[] = {
-        {"acks", "all"},
-        {"enable.idempotence", "true"},
-        {"compression.type", cfg->compression},
-        {"linger.ms", "5"},
-        {"socket.nagle.disable", "true"},
-        {"message.timeout.ms", timeout},
-        {"queue.buffering.max.messages", "200000"},
-    };
 
     if (!p) {
         snprintf(err, errlen, "out of memory");
@@ -350,11 +396,10 @@ struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt,
     }
     p->cfg = cfg;
     p->st = opt->stats;
+    p->metrics = opt->metrics;
+    p->test_fatal_after = opt->test_fatal_after;
     p->on_published = opt->on_published;
     p->ud = opt->ud;
-    /* Longer than the HTTP wait: a message the broker takes a little late
-     * still lands (and its redelivery is a duplicate) instead of failing. */
-    snprintf(timeout, sizeof(timeout), "%d", 60000);
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -365,15 +410,7 @@ struct ing_publisher *ing_publisher_new(const struct ing_publisher_options *opt,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    po.cfg = &cfg->common;
-    po.client_id = "dispatchai-ingress";
-    po.defaults = (const struct dai_kv *)defaults;
-    po.n_defaults = sizeof(defaults) / sizeof(defaults[0]);
-    po.on_delivery = on_delivery;
-    po.ud = p;
-    po.metrics = opt->metrics;
-    po.poll_thread = true;
-    p->prod = dai_producer_new(&po, err, errlen);
+    p->prod = producer_new(p, err, errlen);
     if (!p->prod)
         goto fail;
     if (pthread_create(&p->timer, NULL, timer_main, p)) {
@@ -388,14 +425,82 @@ fail:
     return NULL;
 }
 
+bool ing_publisher_needs_replace(struct ing_publisher *p)
+{
+    return atomic_load(&p->fatal);
+}
+
+/* Take every waiting request off its entry (callers hold mu); returns them
+ * linked through wnext. */
+static struct ing_delivery *take_waiting(struct ing_publisher *p)
+{
+    struct ing_delivery *all = NULL, *d;
+
+    while ((d = p->thead)) {
+        wait_unlink(p, d);
+        detach(d);
+        d->wnext = all;
+        all = d;
+    }
+    return all;
+}
+
+static void report_all_failed(struct ing_publisher *p, struct ing_delivery *all, int rc)
+{
+    for (struct ing_delivery *d = all, *next; d; d = next) {
+        next = d->wnext;
+        d->wnext = NULL;
+        report_failed(p, d, rc);
+    }
+}
+
+int ing_publisher_replace(struct ing_publisher *p, char *err, size_t errlen)
+{
+    struct dai_producer *old, *prod;
+    struct ing_delivery *all;
+
+    pthread_mutex_lock(&p->mu);
+    old = p->prod;
+    p->prod = NULL; /* publishes are answered 503 until the new one is in */
+    all = take_waiting(p);
+    pthread_mutex_unlock(&p->mu);
+    /* Transient: the old producer may still have written some of them, and
+     * a redelivery then puts a second copy there; only a 202 promises anything. */
+    report_all_failed(p, all, DAI_EKAFKA);
+    /* Purges what is left; the reports (failed, no request attached any
+     * more) forget those GUIDs so their redeliveries are published again. */
+    dai_producer_free(old, 0);
+    /* Cleared before the new producer exists, so its own fatal error is seen. */
+    atomic_store(&p->fatal, false);
+    prod = producer_new(p, err, errlen);
+    if (!prod) {
+        atomic_store(&p->fatal, true); /* try again */
+        return DAI_EKAFKA;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->prod = prod;
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
 rd_kafka_t *ing_publisher_handle(struct ing_publisher *p)
 {
-    return dai_producer_handle(p->prod);
+    rd_kafka_t *rk;
+
+    pthread_mutex_lock(&p->mu);
+    rk = dai_producer_handle(p->prod);
+    pthread_mutex_unlock(&p->mu);
+    return rk;
 }
 
 int ing_publisher_queue_depth(struct ing_publisher *p)
 {
-    return dai_producer_outq_len(p->prod);
+    int n;
+
+    pthread_mutex_lock(&p->mu);
+    n = dai_producer_outq_len(p->prod);
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 unsigned ing_publisher_waiting(struct ing_publisher *p)
@@ -411,7 +516,7 @@ unsigned ing_publisher_waiting(struct ing_publisher *p)
 void ing_publisher_drain(struct ing_publisher *p, int timeout_ms)
 {
     long long deadline = dai_mono_us() + (long long)timeout_ms * 1000;
-    struct ing_delivery *all = NULL, *d;
+    struct ing_delivery *all;
 
     /* Acknowledgements keep arriving on the poll thread meanwhile. */
     while (ing_publisher_waiting(p) > 0 && dai_mono_us() < deadline) {
@@ -420,19 +525,9 @@ void ing_publisher_drain(struct ing_publisher *p, int timeout_ms)
     }
     pthread_mutex_lock(&p->mu);
     p->closed = true;
-    while ((d = p->thead)) {
-        wait_unlink(p, d);
-        detach(d);
-        d->wnext = all;
-        all = d;
-    }
+    all = take_waiting(p);
     pthread_mutex_unlock(&p->mu);
-    for (d = all; d;) {
-        struct ing_delivery *next = d->wnext;
-        d->wnext = NULL;
-        report_failed(p, d, -ECANCELED);
-        d = next;
-    }
+    report_all_failed(p, all, -ECANCELED);
 }
 
 int ing_publisher_free(struct ing_publisher *p, int flush_timeout_ms)

@@ -76,7 +76,10 @@ int ing_stats_init(struct ing_stats *st, struct dai_metrics *reg)
                                       "Deliveries waiting for a parsing worker", NULL);
     st->dedup_size = dai_metric_gauge(reg, "dai_ingress_dedup_entries",
                                       "Acknowledged delivery GUIDs remembered", NULL);
-    if (!st->received || !st->accepted || !st->rejected || !st->duplicates || !st->ignored ||
+    st->producer_restarts = dai_metric_counter(reg, "dai_ingress_producer_restarts_total",
+                                               "Producers replaced after a fatal producer error",
+                                               NULL);
+    if (!st->producer_restarts || !st->received || !st->accepted || !st->rejected || !st->duplicates || !st->ignored ||
         !st->dead_letters || !st->late_acks || !st->publish_latency || !st->process_time ||
         !st->waiting || !st->queue_depth || !st->work_queue || !st->dedup_size)
         return -ENOMEM;

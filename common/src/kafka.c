@@ -69,9 +69,13 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
 
         dai_metric_add(k->m_errors, 1, k->name, rd_kafka_err2name(orig));
-        dai_log(DAI_LOG_ERROR, "kafka fatal error, stopping client=%s code=%s reason=%s",
-                k->name, rd_kafka_err2name(orig), dai_log_value(q, sizeof(q), buf));
-        dai_lifecycle_request_stop("kafka fatal error");
+        dai_log(DAI_LOG_ERROR, "kafka fatal error, %s client=%s code=%s reason=%s",
+                k->on_fatal ? "replacing the client" : "stopping", k->name,
+                rd_kafka_err2name(orig), dai_log_value(q, sizeof(q), buf));
+        if (k->on_fatal)
+            k->on_fatal(k->fatal_ud);
+        else
+            dai_lifecycle_request_stop("kafka fatal error");
         return;
     }
     /* Everything else is reported for information: librdkafka recovers by

@@ -17,6 +17,8 @@ struct kclient {
     rd_kafka_t *rk;
     char name[128]; /* client.id: log field and metric label */
     bool producer;
+    dai_fatal_fn on_fatal; /* producers only; NULL: stop the daemon */
+    void *fatal_ud;
     struct dai_metric *m_queue, *m_tx, *m_rx, *m_rtt, *m_lag, *m_errors, *m_dr;
     pthread_mutex_t mu; /* the fields below */
     int64_t last_tx, last_rx;

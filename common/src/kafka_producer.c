@@ -93,6 +93,8 @@ struct dai_producer *dai_producer_new(const struct dai_producer_options *opt, ch
         return NULL;
     }
     p->k.producer = true;
+    p->k.on_fatal = opt->on_fatal;
+    p->k.fatal_ud = opt->ud;
     p->on_delivery = opt->on_delivery;
     p->ud = opt->ud;
     pthread_mutex_init(&p->k.mu, NULL);

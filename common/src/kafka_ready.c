@@ -1,6 +1,8 @@
 /* The readiness watcher: one thread per watcher asks the broker for the
  * topics' metadata every READY_PERIOD_MS and caches the outcome under a
- * mutex; readers only copy it. */
+ * mutex; readers only copy it. The client can be swapped (a producer
+ * replaced after a fatal error): the swap waits for a check in progress, so
+ * the old client is never used after it. */
 #include <dispatchai/kafka_ready.h>
 
 #include <dispatchai/clock.h>
@@ -24,6 +26,7 @@ struct dai_kafka_ready {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool ok, stop;
+    bool checking; /* the thread is using rk outside mu */
     char why[256];
     pthread_t thread;
 };
@@ -34,21 +37,30 @@ static void *ready_main(void *arg)
 
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
+        rd_kafka_t *rk = r->rk;
         char why[256] = "";
         struct timespec ts;
         long long until;
         int rc;
 
-        pthread_mutex_unlock(&r->mu);
-        rc = dai_kafka_check_topics(r->rk, (const char *const *)r->topics, r->n_topics,
-                                    READY_TIMEOUT_MS, why, sizeof(why));
-        pthread_mutex_lock(&r->mu);
-        /* A state change, not an error: worth one line in the daemon's log. */
-        if (!rc != r->ok)
-            DAI_INFO("readiness changed ready=%s%s%s", rc ? "false" : "true",
-                     rc ? " reason=" : "", rc ? why : "");
-        r->ok = rc == 0;
-        snprintf(r->why, sizeof(r->why), "%s", rc ? why : "");
+        if (rk) {
+            r->checking = true;
+            pthread_mutex_unlock(&r->mu);
+            rc = dai_kafka_check_topics(rk, (const char *const *)r->topics, r->n_topics,
+                                        READY_TIMEOUT_MS, why, sizeof(why));
+            pthread_mutex_lock(&r->mu);
+            r->checking = false;
+            pthread_cond_broadcast(&r->cv); /* a swap may be waiting for this check */
+            /* A state change, not an error: worth one line in the daemon's log.
+             * A check of a client swapped out meanwhile says nothing. */
+            if (r->rk == rk && !rc != r->ok)
+                DAI_INFO("readiness changed ready=%s%s%s", rc ? "false" : "true",
+                         rc ? " reason=" : "", rc ? why : "");
+            if (r->rk == rk) {
+                r->ok = rc == 0;
+                snprintf(r->why, sizeof(r->why), "%s", rc ? why : "");
+            }
+        }
         until = dai_mono_us() + (long long)READY_PERIOD_MS * 1000;
         ts.tv_sec = (time_t)(until / 1000000);
         ts.tv_nsec = (long)(until % 1000000) * 1000;
@@ -118,6 +130,23 @@ bool dai_kafka_ready_check(void *ud, char *why, size_t n)
         snprintf(why, n, "%s", r->why);
     pthread_mutex_unlock(&r->mu);
     return ok;
+}
+
+void dai_kafka_ready_set_client(struct dai_kafka_ready *r, rd_kafka_t *rk, const char *why)
+{
+    pthread_mutex_lock(&r->mu);
+    r->rk = rk;
+    if (!rk) {
+        if (r->ok)
+            DAI_INFO("readiness changed ready=false reason=%s", why ? why : "no client");
+        r->ok = false;
+        snprintf(r->why, sizeof(r->why), "%s", why ? why : "no client");
+    }
+    while (r->checking)
+        pthread_cond_wait(&r->cv, &r->mu);
+    /* Check the new client now rather than at the next period. */
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
 }
 
 void dai_kafka_ready_free(struct dai_kafka_ready *r)

@@ -6,6 +6,9 @@ acknowledged (202 or 200 duplicate) that is not on the broker, exactly once.
   redeliveries of the refused GUIDs are accepted or, if the first attempt landed
   late, answered duplicate — and every GUID is on the topic exactly once.
 - SIGTERM during load: every delivery answered 202 is on the topic exactly once.
+- fatal producer error (librdkafka's idempotent producer after a sequence
+  desynchronisation, injected here): the producer is replaced in-process and the
+  daemon keeps accepting; it does not stop.
 """
 import collections
 import concurrent.futures
@@ -166,3 +169,41 @@ def test_sigterm_during_load_loses_no_acknowledged_delivery(broker, topics):
     assert not missing, f"{len(missing)} acknowledged deliveries not on the topic exactly once"
     assert max(on_topic.values()) == 1
     assert "stopped" in d.logs()
+
+
+def test_fatal_producer_error_replaces_the_producer(broker, topics):
+    # librdkafka raises the fatal error itself (rd_kafka_test_fatal_error) right
+    # after the 20th acknowledgement, as it does after a broker restart that
+    # desynchronises the idempotent producer's sequence numbers; 8 concurrent
+    # clients keep deliveries in flight while it happens.
+    topic = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    d = start_ingress(broker.bootstrap, topics, DAI_TEST_FATAL_AFTER_ACKS=20)
+    body = load_fixture("issues.edited.json")
+    during = [str(uuid.uuid4()) for _ in range(80)]
+    after = [str(uuid.uuid4()) for _ in range(10)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            answers = dict(zip(during, ex.map(lambda g: post(d, body, g)[0], during)))
+        assert set(answers.values()) <= {202, 503}, collections.Counter(answers.values())
+        assert sum(1 for s in answers.values() if s == 202) >= 20
+
+        def replaced():
+            assert d.proc.poll() is None, f"ingress exited with {d.proc.returncode}:\n" + \
+                d.logs()[-3000:]
+            return metric(d, "dai_ingress_producer_restarts_total") == 1
+        wait_for(replaced, timeout=30, what="the producer to be replaced")
+        d.wait_ready(timeout=30)
+        for g in after:
+            st, _, _ = post(d, body, g)
+            assert st == 202, (st, d.logs()[-3000:])
+        assert metric(d, "dai_ingress_producer_restarts_total") == 1
+    finally:
+        code = d.stop()
+    logs = d.logs()
+    assert code == 0, logs[-3000:]
+    assert logs.count("kafka fatal error, replacing the client") == 1, logs[-3000:]
+    assert "OUT_OF_ORDER_SEQUENCE_NUMBER" in logs
+    assert "producer replaced after a fatal error" in logs
+    acked = [g for g in during if answers[g] == 202] + after
+    on_topic = guids_on_topic(broker.bootstrap, topic, expect=len(acked))
+    assert all(on_topic[g] == 1 for g in acked), on_topic

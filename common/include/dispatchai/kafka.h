@@ -44,6 +44,10 @@ struct dai_consumer;
  * one report. */
 typedef void (*dai_delivery_fn)(void *ud, void *msg_opaque, int rc, int32_t partition,
                                 int64_t offset, const char *errstr);
+/* A fatal producer error (logged already), run on the poll thread. The
+ * producer is unusable from then on; the owner replaces it from another
+ * thread (never from this callback). */
+typedef void (*dai_fatal_fn)(void *ud);
 
 struct dai_producer_options {
     const struct dai_common_config *cfg;  /* borrowed for the call */
@@ -56,6 +60,7 @@ struct dai_producer_options {
     void *ud;
     struct dai_metrics *metrics;          /* borrowed; NULL = no metrics */
     bool poll_thread;                     /* run rd_kafka_poll on an own thread */
+    dai_fatal_fn on_fatal;                /* NULL: a fatal error stops the daemon (exit 1) */
 };
 
 struct dai_producer;

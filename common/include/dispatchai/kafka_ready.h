@@ -19,6 +19,10 @@ struct dai_kafka_ready *dai_kafka_ready_new(rd_kafka_t *rk, const char *const *t
 /* The last answer: true, or false with the reason in why. Never blocks on the
  * broker; thread-safe. Shaped as dai_http_options.ready (ud = the watcher). */
 bool dai_kafka_ready_check(void *ud, char *why, size_t n);
+/* Watch rk instead from now on (borrowed as in _new); NULL: answer "not
+ * ready" with why until a client is set. Returns once no check uses the
+ * previous client any more, so the caller may destroy it. Thread-safe. */
+void dai_kafka_ready_set_client(struct dai_kafka_ready *r, rd_kafka_t *rk, const char *why);
 /* Stop the thread (waits for a check in progress, at most its timeout) and
  * free. NULL is fine. */
 void dai_kafka_ready_free(struct dai_kafka_ready *r);
