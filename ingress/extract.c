@@ -206,7 +206,7 @@ static int utf8_seq(struct scan *s)
 /* A backslash escape at s->p (pointing at the backslash). */
 static int escape(struct scan *s)
 {
-    long u, lo;
+    unsigned long u, lo;
 
     if (s->end - s->p < 2)
         return fail_at(s, "unterminated string");
@@ -219,13 +219,13 @@ static int escape(struct scan *s)
     default:
         return fail_at(s, "invalid escape");
     }
-    if (s->end - s->p < 6 || (u = ing_json_hex4(s->p + 2)) < 0)
+    if (s->end - s->p < 6 || ing_json_hex4(s->p + 2, &u))
         return fail_at(s, "invalid \\u escape");
     if (u >= 0xDC00 && u <= 0xDFFF)
         return fail_at(s, "unpaired low surrogate");
     if (u >= 0xD800 && u <= 0xDBFF) {
         if (s->end - s->p < 12 || s->p[6] != '\\' || s->p[7] != 'u' ||
-            (lo = ing_json_hex4(s->p + 8)) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+            ing_json_hex4(s->p + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF)
             return fail_at(s, "unpaired high surrogate");
         s->p += 12;
         return 0;

@@ -71,9 +71,9 @@ bool ing_json_object_next(const char *data, const struct ing_span *obj, uint32_t
 /* Longest escaped key decoded to compare against a path segment. */
 #define ING_JSON_MAX_KEY 128
 
-/* The value of 4 hex digits at p (a \uXXXX escape's), or -1 if one is not hex.
- * Shared by the scanner and the string decoder. */
-long ing_json_hex4(const unsigned char *p);
+/* The value of the 4 hex digits at p (a \uXXXX escape's) into *out: 0, or
+ * DAI_EPARSE if one is not hex. Shared by the scanner and the string decoder. */
+DAI_MUST_CHECK int ing_json_hex4(const unsigned char *p, unsigned long *out);
 
 /* Decode a string span into out (NUL-terminated UTF-8). Returns the length,
  * or DAI_ETOOBIG when it does not fit, DAI_EINVAL when s is not a string. */

@@ -25,14 +25,15 @@ static int decode(const char *s, size_t n, struct dai_buf *out, char *err, size_
     while (i < n) {
         const char *pct = memchr(s + i, '%', n - i);
         size_t run = pct ? (size_t)(pct - (s + i)) : n - i;
-        int hi, lo;
+        unsigned hi, lo;
 
         for (size_t k = 0; k < run; k++)
             *w++ = s[i + k] == '+' ? ' ' : s[i + k];
         i += run;
         if (i >= n)
             break;
-        if (n - i < 3 || (hi = dai_hex_digit((unsigned char)s[i + 1])) < 0 || (lo = dai_hex_digit((unsigned char)s[i + 2])) < 0) {
+        if (n - i < 3 || dai_hex_digit((unsigned char)s[i + 1], &hi) ||
+            dai_hex_digit((unsigned char)s[i + 2], &lo)) {
             snprintf(err, errlen, "form body: malformed %%-escape at offset %zu", i);
             return DAI_EPARSE;
         }

@@ -13,18 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Four hex digits at p (bounds checked by the caller). -1 if not hex. */
-long ing_json_hex4(const unsigned char *p)
+/* Four hex digits at p (bounds checked by the caller) into *out; 0 or DAI_EPARSE. */
+int ing_json_hex4(const unsigned char *p, unsigned long *out)
 {
-    long v = 0;
+    unsigned long v = 0;
+    unsigned h;
 
     for (int i = 0; i < 4; i++) {
-        int h = dai_hex_digit((unsigned char)p[i]);
-        if (h < 0)
-            return -1;
+        if (dai_hex_digit(p[i], &h))
+            return DAI_EPARSE;
         v = (v << 4) | h;
     }
-    return v;
+    *out = v;
+    return 0;
 }
 
 /*---- walking validated spans ---------------------------------------------*/
@@ -181,7 +182,7 @@ int ing_json_unescape(const char *data, const struct ing_span *s, char *out, siz
     if (s->type != ING_JT_STRING || n == 0)
         return DAI_EINVAL;
     while (p < end) {
-        unsigned long cp;
+        unsigned long cp = 0;
 
         if (*p != '\\') {
             if (o + 1 >= n)
@@ -195,14 +196,21 @@ int ing_json_unescape(const char *data, const struct ing_span *s, char *out, siz
         case 'n': cp = '\n'; break;
         case 'r': cp = '\r'; break;
         case 't': cp = '\t'; break;
-        case 'u': cp = (unsigned long)ing_json_hex4(p + 2); break;
+        case 'u':
+            if (ing_json_hex4(p + 2, &cp))
+                return DAI_EPARSE; /* not from ing_json_extract */
+            break;
         default: cp = p[1]; break;
         }
         if (p[1] != 'u') {
             p += 2;
         } else if (cp >= 0xD800 && cp <= 0xDBFF) {
             /* Validated: a low surrogate escape follows. */
-            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)ing_json_hex4(p + 8) - 0xDC00);
+            unsigned long lo = 0xDC00;
+
+            if (ing_json_hex4(p + 8, &lo))
+                return DAI_EPARSE;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             p += 12;
         } else {
             p += 6;

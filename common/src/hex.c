@@ -14,15 +14,17 @@ void dai_hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int dai_hex_digit(int c)
+int dai_hex_digit(int c, unsigned *out)
 {
     if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+        *out = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+        *out = (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+        *out = (unsigned)(c - 'A' + 10);
+    else
+        return DAI_EPARSE;
+    return 0;
 }
 
 int dai_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t outlen)
@@ -30,10 +32,10 @@ int dai_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t ou
     if (!hex || outlen > SIZE_MAX / 2 || hexlen != 2 * outlen)
         return DAI_EPARSE;
     for (size_t i = 0; i < outlen; i++) {
-        int hi = dai_hex_digit((unsigned char)hex[2 * i]);
-        int lo = dai_hex_digit((unsigned char)hex[2 * i + 1]);
+        unsigned hi, lo;
 
-        if (hi < 0 || lo < 0)
+        if (dai_hex_digit((unsigned char)hex[2 * i], &hi) ||
+            dai_hex_digit((unsigned char)hex[2 * i + 1], &lo))
             return DAI_EPARSE;
         out[i] = (unsigned char)(hi << 4 | lo);
     }

@@ -154,6 +154,24 @@ static void test_hmac_hex_decode(void **state)
     assert_int_equal(dai_hex_decode("0x0fa0", 6, out, 3), DAI_EPARSE);
 }
 
+static void test_hmac_hex_digit_result_convention(void **state)
+{
+    unsigned v = 99;
+
+    (void)state;
+    assert_int_equal(dai_hex_digit('7', &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(dai_hex_digit('b', &v), 0);
+    assert_int_equal(v, 11);
+    assert_int_equal(dai_hex_digit('F', &v), 0);
+    assert_int_equal(v, 15);
+    v = 99;
+    assert_int_equal(dai_hex_digit('g', &v), DAI_EPARSE);
+    assert_int_equal(dai_hex_digit(0, &v), DAI_EPARSE);
+    assert_int_equal(dai_hex_digit(0xC3, &v), DAI_EPARSE);
+    assert_int_equal(v, 99); /* untouched on failure */
+}
+
 static void test_hmac_hex_encode_lowercase(void **state)
 {
     const unsigned char in[] = { 0x00, 0xab, 0xcd, 0xef, 0x10 };
@@ -177,6 +195,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_github_vector),
+        cmocka_unit_test(test_hmac_hex_digit_result_convention),
         cmocka_unit_test(test_hmac_uppercase_hex_accepted),
         cmocka_unit_test(test_hmac_missing_prefix_rejected),
         cmocka_unit_test(test_hmac_wrong_length_rejected),

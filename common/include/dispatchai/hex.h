@@ -6,8 +6,9 @@
 #include <dispatchai/err.h>
 #include <stddef.h>
 
-/* Value of one hex digit (either case), or -1. */
-int dai_hex_digit(int c);
+/* The value of one hex digit (either case) in *out: 0, or DAI_EPARSE (and
+ * *out untouched) when c is not one. */
+DAI_MUST_CHECK int dai_hex_digit(int c, unsigned *out);
 
 /* Lower-case hex; out holds 2*n + 1 bytes (NUL-terminated). */
 void dai_hex_encode(const unsigned char *in, size_t n, char *out);
