@@ -326,7 +326,7 @@ static void rewind_to_committed(struct cls_daemon *d)
     /* The state of keys we wrote in the aborted transaction stays as we
      * computed it: those classifications are real, and re-reading them saves
      * LLM calls (docs/classifier.md, "limits"). */
-    if (cls_rebuild_catch_up(d->rebuild, d->cfg->rebuild_timeout_ms, err, sizeof(err)))
+    if (cls_rebuild_catch_up(d->rebuild, NULL, d->cfg->rebuild_timeout_ms, err, sizeof(err)))
         DAI_WARN("state catch-up after abort incomplete: %s", err);
     DAI_INFO("rewound to the committed offsets partitions=%d", d->n_parts);
 }
@@ -347,9 +347,11 @@ static void finish_in_flight(struct cls_daemon *d)
 }
 
 /* Finish what is in flight for the partitions being revoked (bounded), write
- * it, commit, and forget them. */
+ * it, commit, and forget them and their keys. */
 static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_t *parts)
 {
+    size_t dropped;
+
     finish_in_flight(d);
     if (!d->fatal)
         (void)commit_txn(d, false); /* on failure it aborted: the next owner redoes it */
@@ -360,6 +362,9 @@ static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_
         cls_pipeline_drop_partition(d->pipe, p->id);
         *p = d->parts[--d->n_parts];
     }
+    dropped = cls_rebuild_release(d->rebuild, parts);
+    CLS_SET(d->m->state_keys, (double)cls_state_count(d->state));
+    DAI_INFO("partitions released keys_dropped=%zu keys=%zu", dropped, cls_state_count(d->state));
     d->paused = false;
     d->last_lag_us = 0;
     CLS_SET(d->m->buffered, (double)cls_pipeline_buffered(d->pipe));
@@ -367,14 +372,14 @@ static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_
 
 static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_t *parts)
 {
-    long long t0 = dai_mono_us();
+    long long t0 = dai_mono_us(), took_us;
     char err[256];
     int rc, first_new = d->n_parts;
 
-    /* Before the first event of a new partition: read back everything the
-     * enriched topic holds up to now, including what the previous owner
-     * committed on its way out. */
-    rc = cls_rebuild_catch_up(d->rebuild, d->cfg->rebuild_timeout_ms, err, sizeof(err));
+    /* Before the first event of a new partition: read back what the enriched
+     * topic holds for it up to now, including what the previous owner
+     * committed on its way out. This is the takeover time. */
+    rc = cls_rebuild_catch_up(d->rebuild, parts, d->cfg->rebuild_timeout_ms, err, sizeof(err));
     if (rc)
         DAI_WARN("state rebuild incomplete: %s (unchanged issues may be classified again)",
                  err);
@@ -387,8 +392,11 @@ static void on_assign(struct cls_daemon *d, const rd_kafka_topic_partition_list_
     fetch_committed(d, first_new);
     d->paused = false;
     d->last_lag_us = 0; /* publish the new partitions' lag at once */
+    took_us = dai_mono_us() - t0;
+    CLS_OBSERVE(d->m->takeover, (double)took_us / 1e6);
+    CLS_SET(d->m->state_keys, (double)cls_state_count(d->state));
     DAI_INFO("partitions ready partitions=%d keys=%zu catch_up_ms=%lld", d->n_parts,
-             cls_state_count(d->state), (dai_mono_us() - t0) / 1000);
+             cls_state_count(d->state), took_us / 1000);
 }
 
 static void on_rebalance(void *ud, const rd_kafka_topic_partition_list_t *parts, bool assigned)
@@ -626,7 +634,7 @@ static void initial_rebuild(struct cls_daemon *d)
     long long t0 = dai_mono_us();
     char err[256];
 
-    if (cls_rebuild_catch_up(d->rebuild, d->cfg->rebuild_timeout_ms, err, sizeof(err)))
+    if (cls_rebuild_catch_up(d->rebuild, NULL, d->cfg->rebuild_timeout_ms, err, sizeof(err)))
         DAI_WARN("state rebuild incomplete: %s (unchanged issues may be classified again)",
                  err);
     DAI_INFO("state rebuilt from topic=%s keys=%zu ms=%lld", d->cfg->common.topic_enriched,

@@ -63,11 +63,15 @@ int cls_metrics_init(struct cls_metrics *m, struct dai_metrics *reg)
     m->state_rebuilt = dai_metric_counter(reg, "dai_classifier_state_records_read_total",
                                           "Enriched records read back to rebuild the state",
                                           NULL);
+    m->takeover = dai_metric_histogram(reg, "dai_classifier_takeover_seconds",
+                                       "Time from a partition assignment to its state read "
+                                       "back (before its first event)",
+                                       NULL, b, nb);
     if (!m->consumed || !m->classified || !m->reused || !m->dlq || !m->produced ||
         !m->llm_latency || !m->llm_requests || !m->llm_errors || !m->llm_tokens ||
         !m->llm_in_flight || !m->circuit_state || !m->fallbacks || !m->lag || !m->buffered ||
         !m->txn || !m->txn_duration || !m->event_latency || !m->state_keys ||
-        !m->state_rebuilt)
+        !m->state_rebuilt || !m->takeover)
         return -ENOMEM;
     return 0;
 }

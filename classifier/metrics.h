@@ -27,6 +27,7 @@ struct cls_metrics {
     struct dai_metric *event_latency;   /* histogram, seconds: consume -> produce */
     struct dai_metric *state_keys;      /* gauge */
     struct dai_metric *state_rebuilt;   /* counter: records read back */
+    struct dai_metric *takeover;        /* histogram, seconds: assignment -> state ready */
 };
 
 /* Register every family (reg may be NULL: all handles NULL, and the metric

@@ -1,8 +1,11 @@
 /* The state reader: a group-less consumer of the enriched topic
- * (read_committed, every partition, from the beginning) that applies each
- * record to the key table, so a (re)started or newly assigned instance never
- * sends an unchanged issue to the LLM again. Catch-up reads to the end as of
- * the call; which record wins is the state table's call. */
+ * (read_committed, from the beginning) that applies each record to the key
+ * table, so a (re)started or newly assigned instance never sends an unchanged
+ * issue to the LLM again. An issue's raw and enriched records share the key
+ * and the partitioner, so when both topics have the same partition count it
+ * reads only the enriched partitions matching the raw ones we own, and drops
+ * their keys on revoke; otherwise it reads every partition. Catch-up reads to
+ * the end as of the call; which record wins is the state table's call. */
 #include "rebuild.h"
 
 #include "state.h"
@@ -25,6 +28,8 @@ struct cls_rebuild {
     struct dai_consumer *c;
     int n_parts;
     int64_t *pos;       /* next offset to read per partition */
+    bool *want;         /* per partition: ours (read it), when not `all` */
+    bool all;           /* partition counts differ: read every partition */
     long long records;
 };
 
@@ -75,16 +80,21 @@ void cls_rebuild_free(struct cls_rebuild *r)
         return;
     dai_consumer_close(r->c);
     free(r->pos);
+    free(r->want);
     free(r);
 }
 
-/* Assign every partition: the ones we read already at their positions, new
- * ones (the topic may have grown) from the beginning. */
-static int assign_all(struct cls_rebuild *r, int n, char *err, size_t errlen)
+static bool wanted(const struct cls_rebuild *r, int p)
 {
-    struct dai_kafka_pos *l;
+    return p >= 0 && p < r->n_parts && (r->all || r->want[p]);
+}
+
+/* Grow the per-partition arrays to n (the topic may have grown); new
+ * partitions start at the beginning, not wanted. */
+static int grow(struct cls_rebuild *r, int n)
+{
     int64_t *pos;
-    int rc;
+    bool *want;
 
     if (n <= r->n_parts)
         return 0;
@@ -92,20 +102,60 @@ static int assign_all(struct cls_rebuild *r, int n, char *err, size_t errlen)
     if (!pos)
         return -ENOMEM;
     r->pos = pos;
-    l = calloc((size_t)n, sizeof(*l));
-    if (!l)
+    want = realloc(r->want, (size_t)n * sizeof(*want));
+    if (!want)
         return -ENOMEM;
-    for (int i = 0; i < n; i++) {
-        if (i >= r->n_parts)
-            r->pos[i] = 0;
-        l[i] = (struct dai_kafka_pos){i, i < r->n_parts ? r->pos[i] : DAI_KAFKA_OFFSET_BEGINNING};
+    r->want = want;
+    for (int i = r->n_parts; i < n; i++) {
+        r->pos[i] = 0;
+        r->want[i] = false;
     }
-    rc = dai_consumer_assign(r->c, r->cfg->common.topic_enriched, l, (size_t)n, err, errlen);
-    free(l);
-    if (rc)
-        return rc;
     r->n_parts = n;
     return 0;
+}
+
+/* Assign the partitions we read, each at its position (0: the beginning). */
+static int assign_wanted(struct cls_rebuild *r, char *err, size_t errlen)
+{
+    struct dai_kafka_pos *l = calloc((size_t)(r->n_parts ? r->n_parts : 1), sizeof(*l));
+    size_t n = 0;
+    int rc;
+
+    if (!l)
+        return -ENOMEM;
+    for (int i = 0; i < r->n_parts; i++)
+        if (wanted(r, i))
+            l[n++] = (struct dai_kafka_pos){i, r->pos[i] > 0 ? r->pos[i]
+                                                             : DAI_KAFKA_OFFSET_BEGINNING};
+    rc = dai_consumer_assign(r->c, r->cfg->common.topic_enriched, l, n, err, errlen);
+    free(l);
+    return rc;
+}
+
+/* Decide once whether partitions line up: same count on both topics. When
+ * they do not (or the raw topic cannot be read), read everything for good. */
+static void check_counts(struct cls_rebuild *r, int n_enriched, int timeout_ms)
+{
+    int64_t *lo = NULL, *hi = NULL;
+    char err[256] = "";
+    int n_raw = 0, rc;
+
+    if (r->all)
+        return;
+    rc = dai_kafka_watermarks(dai_consumer_handle(r->c), r->cfg->common.topic_raw, timeout_ms,
+                              &lo, &hi, &n_raw, err, sizeof(err));
+    free(lo);
+    free(hi);
+    if (!rc && n_raw == n_enriched)
+        return;
+    r->all = true;
+    if (rc)
+        DAI_WARN("state reader reads every partition of %s: partitions of %s unknown: %s",
+                 r->cfg->common.topic_enriched, r->cfg->common.topic_raw, err);
+    else
+        DAI_WARN("state reader reads every partition of %s: it has %d partitions, %s has %d "
+                 "(keys line up only with equal counts)",
+                 r->cfg->common.topic_enriched, n_enriched, r->cfg->common.topic_raw, n_raw);
 }
 
 /* One message from the reader: apply a record or note an end marker. */
@@ -115,8 +165,8 @@ static void take(struct cls_rebuild *r, rd_kafka_message_t *m)
     size_t hlen;
     int rc;
 
-    if (m->partition < 0 || m->partition >= r->n_parts)
-        return;
+    if (!wanted(r, m->partition))
+        return; /* fetched before its partition was released */
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         /* the end as read_committed sees it (past aborted data and markers) */
         if (m->offset > r->pos[m->partition])
@@ -127,7 +177,8 @@ static void take(struct cls_rebuild *r, rd_kafka_message_t *m)
         return;
     r->pos[m->partition] = m->offset + 1;
     hdr = dai_kafka_msg_header(m, CLS_HDR_TEXT_HASH, &hlen);
-    rc = cls_state_apply_record(r->state, m->key, m->key_len, m->payload, m->len, hdr, hlen);
+    rc = cls_state_apply_record(r->state, m->key, m->key_len, m->payload, m->len, hdr, hlen,
+                                m->partition);
     r->records++;
     CLS_ADD(r->m ? r->m->state_rebuilt : NULL, 1);
     if (rc < 0)
@@ -135,7 +186,17 @@ static void take(struct cls_rebuild *r, rd_kafka_message_t *m)
                   (long long)m->offset, dai_strerror(rc));
 }
 
-int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err, size_t errlen)
+/* Partition i of parts when it is one of the raw topic's, else -1. */
+static int32_t raw_part(const struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts,
+                        int i)
+{
+    const rd_kafka_topic_partition_t *e = &parts->elems[i];
+
+    return strcmp(e->topic, r->cfg->common.topic_raw) == 0 ? e->partition : -1;
+}
+
+int cls_rebuild_catch_up(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts,
+                         int timeout_ms, char *err, size_t errlen)
 {
     long long deadline = dai_mono_us() + (long long)timeout_ms * 1000, t0 = dai_mono_us();
     long long before = r->records;
@@ -155,13 +216,22 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err, size_
             return rc;
         dai_lifecycle_wait(200);
     }
-    rc = assign_all(r, n, err, errlen);
+    check_counts(r, n, timeout_ms);
+    rc = grow(r, n);
+    for (int i = 0; !rc && parts && i < parts->cnt; i++) {
+        int32_t p = raw_part(r, parts, i);
+
+        if (p >= 0 && p < r->n_parts)
+            r->want[p] = true;
+    }
+    if (!rc)
+        rc = assign_wanted(r, err, errlen);
     while (!rc) {
         bool behind = false;
         rd_kafka_message_t *m;
 
         for (int i = 0; i < n; i++)
-            if (r->pos[i] < hi[i])
+            if (wanted(r, i) && r->pos[i] < hi[i])
                 behind = true;
         if (!behind)
             break;
@@ -188,6 +258,31 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, int timeout_ms, char *err, size_
         DAI_DEBUG("state caught up records=%lld keys=%zu ms=%lld", r->records - before,
                   cls_state_count(r->state), (dai_mono_us() - t0) / 1000);
     return rc;
+}
+
+size_t cls_rebuild_release(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts)
+{
+    char err[256];
+    size_t dropped = 0;
+    bool changed = false;
+
+    if (r->all)
+        return 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = raw_part(r, parts, i);
+
+        if (p < 0 || p >= r->n_parts || !r->want[p])
+            continue;
+        r->want[p] = false;
+        r->pos[p] = 0; /* its keys go: a later assignment reads it again */
+        changed = true;
+    }
+    if (changed && assign_wanted(r, err, sizeof(err)))
+        DAI_WARN("state reader: cannot drop released partitions: %s", err);
+    for (int i = 0; i < parts->cnt; i++)
+        if (raw_part(r, parts, i) >= 0)
+            dropped += cls_state_drop_partition(r->state, raw_part(r, parts, i));
+    return dropped;
 }
 
 void cls_rebuild_poll(struct cls_rebuild *r, int max_msgs)

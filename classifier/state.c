@@ -70,6 +70,7 @@ struct cls_keystate *cls_state_upsert(struct cls_state *s, const char *key)
         return NULL;
     ks->key = strdup(key);
     ks->partition = -1;
+    ks->home = -1;
     if (!ks->key || dai_map_put_ptr(&s->map, ks->key, strlen(ks->key), ks)) {
         entry_free(ks);
         return NULL;
@@ -127,6 +128,27 @@ void cls_state_each(struct cls_state *s, void (*fn)(struct cls_keystate *ks, voi
         fn((struct cls_keystate *)(uintptr_t)v, ud);
 }
 
+size_t cls_state_drop_partition(struct cls_state *s, int32_t partition)
+{
+    size_t pos = 0, n = 0;
+    uint64_t v;
+
+    /* dai_map must not change during a walk: restart after each removal
+     * from where the walk stood (a removal may move a later entry back). */
+    while (dai_map_next(&s->map, &pos, NULL, NULL, &v)) {
+        struct cls_keystate *ks = (struct cls_keystate *)(uintptr_t)v;
+        int32_t home = ks->home >= 0 ? ks->home : ks->partition;
+
+        if (home != partition || ks->busy || ks->wait_head)
+            continue;
+        (void)dai_map_del(&s->map, ks->key, strlen(ks->key));
+        entry_free(ks);
+        n++;
+        pos = pos > 0 ? pos - 1 : 0;
+    }
+    return n;
+}
+
 static bool parse_hash(const char *hdr, size_t len, uint64_t *out)
 {
     char buf[24];
@@ -142,7 +164,8 @@ static bool parse_hash(const char *hdr, size_t len, uint64_t *out)
 }
 
 int cls_state_apply_record(struct cls_state *s, const char *key, size_t klen, const void *value,
-                           size_t len, const char *text_hash_hdr, size_t hdr_len)
+                           size_t len, const char *text_hash_hdr, size_t hdr_len,
+                           int32_t partition)
 {
     char kbuf[512], err[128];
     struct cls_keystate *ks = NULL;
@@ -160,8 +183,10 @@ int cls_state_apply_record(struct cls_state *s, const char *key, size_t klen, co
         ks = cls_state_get(s, kbuf);
         /* Our own record for an issue we are feeding: what we hold is at
          * least as new, so skip it without even parsing. */
-        if (ks && ks->live && ours)
+        if (ks && ks->live && ours) {
+            ks->home = partition;
             return 0;
+        }
     }
     ev = dai_json_parse(value, len, err, sizeof(err));
     if (!ev)
@@ -189,6 +214,7 @@ int cls_state_apply_record(struct cls_state *s, const char *key, size_t klen, co
     rc = -ENOMEM;
     if (!ks)
         goto out;
+    ks->home = partition;
     rc = cls_state_set(ks, hash, &c,
                        dai_json_str(json_object_get(ev, "processing_metadata"), "model_version",
                                     "unknown"));

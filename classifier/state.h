@@ -26,6 +26,7 @@ struct cls_keystate {
     char *classification;      /* compact JSON (new) or NULL when never classified */
     char model_version[CLS_MODEL_LEN];
     int32_t partition;         /* raw partition that last fed this key */
+    int32_t home;              /* enriched partition its records were read from (-1 none) */
     bool live;                 /* fed by a partition we own right now */
     struct cls_job *busy;      /* the job whose classification is pending */
     struct cls_job *wait_head, *wait_tail; /* later jobs of this key, in order */
@@ -48,14 +49,20 @@ DAI_MUST_CHECK int cls_state_classification(const struct cls_keystate *ks,
 size_t cls_state_count(const struct cls_state *s);
 /* Visit every entry (the callback must not add or remove entries). */
 void cls_state_each(struct cls_state *s, void (*fn)(struct cls_keystate *ks, void *ud), void *ud);
+/* Forget the keys of one partition (a revoked one): those read back from
+ * enriched partition `partition`, and those never read back that raw
+ * partition `partition` fed (same partition counts: the same keys). Keys
+ * with pipeline jobs attached stay. Returns how many were dropped. */
+size_t cls_state_drop_partition(struct cls_state *s, int32_t partition);
 
-/* Apply one enriched record read back from the enriched topic (message key,
- * value, and our text-hash header, NULL on records others wrote such as
+/* Apply one enriched record read back from partition `partition` of the
+ * enriched topic (message key, value, and our text-hash header, NULL on records others wrote such as
  * human corrections). Keys we are feeding right now (live) keep our own,
  * newer state; a human correction still applies to them when it is about
  * the same text. Returns 1 when applied, 0 when skipped, DAI_ESCHEMA when
  * unreadable, -ENOMEM. */
 int cls_state_apply_record(struct cls_state *s, const char *key, size_t klen, const void *value,
-                           size_t len, const char *text_hash_hdr, size_t hdr_len);
+                           size_t len, const char *text_hash_hdr, size_t hdr_len,
+                           int32_t partition);
 
 #endif

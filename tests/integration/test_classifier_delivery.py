@@ -135,6 +135,59 @@ def test_classifier_two_processes_share_the_load(broker, topics, llm):
         assert b.stop() == 0
 
 
+def test_classifier_instances_hold_only_their_partitions_keys(broker, topics, llm):
+    """Raw and enriched have the same partition count: each instance reads back
+    and holds only the keys of its own partitions; after one leaves, the
+    survivor reads the others back and holds every key, output exactly once."""
+    raw = topics["KAFKA_TOPIC_RAW_ISSUES"]
+    group = "cls-owned-" + raw.split(".")[0]
+    a = h.classifier(broker.bootstrap, topics, llm=llm, group=group).start()
+    b = h.classifier(broker.bootstrap, topics, llm=llm, group=group).start()
+
+    def parts(d):
+        return {int(k.split('"')[1]) for k in h.metrics(d)
+                if k.startswith("dai_classifier_consumer_lag{")}
+    try:
+        daitest.wait_for(lambda: parts(a) and parts(b) and not (parts(a) & parts(b))
+                         and len(parts(a) | parts(b)) == 3,
+                         timeout=60, interval=0.3, what="both processes assigned")
+        sent = stream(150)
+        h.produce_many(broker.bootstrap, raw, sent)
+        got = h.enriched(broker.bootstrap, topics, expect=len(sent), timeout=90)
+        assert_exactly_once(got, sent)
+        pa, pb = parts(a), parts(b)
+        daitest.wait_for(lambda: settled(a, len(pa)) and settled(b, len(pb)), timeout=60,
+                         what="both to settle")
+        keys_in = collections.defaultdict(set)
+        for m in got:
+            keys_in[m["partition"]].add(m["key"])
+        want_a = sum(len(keys_in[p]) for p in pa)
+        want_b = sum(len(keys_in[p]) for p in pb)
+        assert want_a > 0 and want_b > 0 and want_a + want_b == 150
+        assert h.metric(a, "dai_classifier_state_keys") == want_a
+        assert h.metric(b, "dai_classifier_state_keys") == want_b
+
+        # a leaves: b reads a's partitions back before their first event
+        assert a.stop() == 0
+        more = stream(50, first=1000)
+        h.produce_many(broker.bootstrap, raw, more)
+        h.enriched(broker.bootstrap, topics, expect=len(sent) + len(more), timeout=90)
+        daitest.wait_for(lambda: settled(b), timeout=60, what="the survivor to settle")
+        got = h.enriched(broker.bootstrap, topics)
+        assert_exactly_once(got, sent + more)
+        assert h.metric(b, "dai_classifier_state_keys") == 200
+        # the unchanged issues taken over were not sent to the LLM again
+        assert max(llm.stats()["titles"].values()) == 1
+        mb = h.metrics(b)
+        n = mb.get("dai_classifier_takeover_seconds_count", 0)
+        assert n >= 2, mb
+        print(f"takeover: {n:.0f} assignments, mean "
+              f"{mb['dai_classifier_takeover_seconds_sum'] / n * 1000:.1f} ms")
+    finally:
+        a.stop()
+        assert b.stop() == 0
+
+
 def test_classifier_two_instances_same_host_default_transactional_id(broker, topics, llm):
     """`docker compose up --scale classifier=2`: one hostname, one environment,
     no CLASSIFIER_TRANSACTIONAL_ID. Both instances must keep working (no

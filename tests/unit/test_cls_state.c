@@ -110,20 +110,20 @@ static void test_cls_state_apply_records(void **state)
     (void)state;
     snprintf(hdr, sizeof(hdr), "%016llx", 0xabcULL);
     /* our record: the hash comes from the header */
-    assert_int_equal(cls_state_apply_record(s, key, strlen(key), a, strlen(a), hdr, 16), 1);
+    assert_int_equal(cls_state_apply_record(s, key, strlen(key), a, strlen(a), hdr, 16, 0), 1);
     ks = cls_state_get(s, key);
     assert_non_null(ks);
     assert_true(ks->text_hash == 0xabc);
     assert_string_equal(ks->model_version, "m1");
     /* a later record for a key nobody feeds here replaces it */
-    assert_int_equal(cls_state_apply_record(s, key, strlen(key), b, strlen(b), hdr, 16), 1);
+    assert_int_equal(cls_state_apply_record(s, key, strlen(key), b, strlen(b), hdr, 16, 0), 1);
     assert_int_equal(cls_state_classification(ks, &c), 0);
     assert_int_equal(c.category, DAI_CAT_QUESTION);
     /* without a header (someone else's record) the hash is the event's text */
-    assert_int_equal(cls_state_apply_record(s, NULL, 0, a, strlen(a), NULL, 0), 1);
+    assert_int_equal(cls_state_apply_record(s, NULL, 0, a, strlen(a), NULL, 0, 0), 1);
     assert_true(ks->text_hash == cls_text_hash("Crash", "boom"));
     /* garbage is reported, not applied */
-    assert_int_equal(cls_state_apply_record(s, key, strlen(key), "nope", 4, hdr, 16),
+    assert_int_equal(cls_state_apply_record(s, key, strlen(key), "nope", 4, hdr, 16, 0),
                      DAI_ESCHEMA);
     free(a);
     free(b);
@@ -148,14 +148,14 @@ static void test_cls_state_live_keys_keep_own_state(void **state)
     ks->live = true;
     snprintf(hdr, sizeof(hdr), "%016llx", 0x1ULL);
     /* an older record of ours does not roll a live key back */
-    assert_int_equal(cls_state_apply_record(s, key, strlen(key), old, strlen(old), hdr, 16), 0);
+    assert_int_equal(cls_state_apply_record(s, key, strlen(key), old, strlen(old), hdr, 16, 0), 0);
     /* a human correction of a different text does not apply either */
     assert_int_equal(cls_state_apply_record(s, key, strlen(key), human_other,
-                                            strlen(human_other), NULL, 0), 0);
+                                            strlen(human_other), NULL, 0, 0), 0);
     assert_int_equal(cls_state_classification(ks, &c), 0);
     assert_int_equal(c.category, DAI_CAT_ENHANCEMENT);
     /* a human correction of the same text wins */
-    assert_int_equal(cls_state_apply_record(s, key, strlen(key), human, strlen(human), NULL, 0),
+    assert_int_equal(cls_state_apply_record(s, key, strlen(key), human, strlen(human), NULL, 0, 0),
                      1);
     assert_int_equal(cls_state_classification(ks, &c), 0);
     assert_int_equal(c.category, DAI_CAT_FEATURE_REQUEST);
@@ -167,6 +167,48 @@ static void test_cls_state_live_keys_keep_own_state(void **state)
     cls_state_free(s);
 }
 
+/* A revoked partition's keys go; the other partition's keys and a key with
+ * a job attached stay; a key never read back goes with the raw partition that
+ * fed it. */
+static void test_cls_state_drop_partition(void **state)
+{
+    struct cls_state *s = cls_state_new();
+    char key[64];
+    size_t n0 = 0;
+
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        char *v = enriched("o/r", i, "T", "B", DAI_CAT_BUG, DAI_SRC_LLM, "m1");
+
+        snprintf(key, sizeof(key), "o/r:issue:%d", i);
+        assert_int_equal(cls_state_apply_record(s, key, strlen(key), v, strlen(v), NULL, 0,
+                                                i % 3),
+                         1);
+        n0 += i % 3 == 0;
+        free(v);
+    }
+    cls_state_upsert(s, "o/r:issue:fed")->partition = 0; /* classified here, not read back */
+    cls_state_get(s, "o/r:issue:3")->busy = (struct cls_job *)1;
+    assert_int_equal(cls_state_count(s), 3001);
+    assert_int_equal(cls_state_drop_partition(s, 0), n0 + 1 - 1);
+    assert_int_equal(cls_state_count(s), 3001 - n0);
+    assert_non_null(cls_state_get(s, "o/r:issue:3"));
+    assert_null(cls_state_get(s, "o/r:issue:0"));
+    assert_null(cls_state_get(s, "o/r:issue:fed"));
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "o/r:issue:%d", i);
+        if (i % 3 != 0)
+            assert_non_null(cls_state_get(s, key));
+    }
+    assert_int_equal(cls_state_drop_partition(s, 0), 0);
+    cls_state_get(s, "o/r:issue:3")->busy = NULL;
+    assert_int_equal(cls_state_drop_partition(s, 1), 1000);
+    assert_int_equal(cls_state_drop_partition(s, 2), 1000);
+    assert_int_equal(cls_state_drop_partition(s, 0), 1);
+    assert_int_equal(cls_state_count(s), 0);
+    cls_state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_cls_state_classification_round_trip),
         cmocka_unit_test(test_cls_state_apply_records),
         cmocka_unit_test(test_cls_state_live_keys_keep_own_state),
+        cmocka_unit_test(test_cls_state_drop_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
