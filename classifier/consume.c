@@ -350,7 +350,6 @@ static void finish_in_flight(struct cls_daemon *d)
  * it, commit, and forget them and their keys. */
 static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_t *parts)
 {
-    size_t dropped;
 
     finish_in_flight(d);
     if (!d->fatal)
@@ -362,9 +361,9 @@ static void on_revoke(struct cls_daemon *d, const rd_kafka_topic_partition_list_
         cls_pipeline_drop_partition(d->pipe, p->id);
         *p = d->parts[--d->n_parts];
     }
-    dropped = cls_rebuild_release(d->rebuild, parts);
+    cls_rebuild_release(d->rebuild, parts);
     CLS_SET(d->m->state_keys, (double)cls_state_count(d->state));
-    DAI_INFO("partitions released keys_dropped=%zu keys=%zu", dropped, cls_state_count(d->state));
+    DAI_INFO("partitions released keys=%zu", cls_state_count(d->state));
     d->paused = false;
     d->last_lag_us = 0;
     CLS_SET(d->m->buffered, (double)cls_pipeline_buffered(d->pipe));

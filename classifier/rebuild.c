@@ -29,6 +29,8 @@ struct cls_rebuild {
     int n_parts;
     int64_t *pos;       /* next offset to read per partition */
     bool *want;         /* per partition: ours (read it), when not `all` */
+    bool *held;         /* revoked, keys and position kept until the next
+                         * assignment says whether it came back */
     bool all;           /* partition counts differ: read every partition */
     long long records;
 };
@@ -81,6 +83,7 @@ void cls_rebuild_free(struct cls_rebuild *r)
     dai_consumer_close(r->c);
     free(r->pos);
     free(r->want);
+    free(r->held);
     free(r);
 }
 
@@ -94,7 +97,7 @@ static bool wanted(const struct cls_rebuild *r, int p)
 static int grow(struct cls_rebuild *r, int n)
 {
     int64_t *pos;
-    bool *want;
+    bool *want, *held;
 
     if (n <= r->n_parts)
         return 0;
@@ -106,9 +109,14 @@ static int grow(struct cls_rebuild *r, int n)
     if (!want)
         return -ENOMEM;
     r->want = want;
+    held = realloc(r->held, (size_t)n * sizeof(*held));
+    if (!held)
+        return -ENOMEM;
+    r->held = held;
     for (int i = r->n_parts; i < n; i++) {
         r->pos[i] = 0;
         r->want[i] = false;
+        r->held[i] = false;
     }
     r->n_parts = n;
     return 0;
@@ -195,6 +203,26 @@ static int32_t raw_part(const struct cls_rebuild *r, const rd_kafka_topic_partit
     return strcmp(e->topic, r->cfg->common.topic_raw) == 0 ? e->partition : -1;
 }
 
+/* Partitions revoked earlier and not in this assignment are someone else's
+ * now: their keys go, and a later assignment reads them from the start. */
+static void drop_not_returned(struct cls_rebuild *r)
+{
+    size_t dropped = 0;
+    int n = 0;
+
+    for (int p = 0; p < r->n_parts; p++) {
+        if (!r->held[p])
+            continue;
+        r->held[p] = false;
+        r->pos[p] = 0;
+        dropped += cls_state_drop_partition(r->state, p);
+        n++;
+    }
+    if (n)
+        DAI_INFO("state of moved partitions dropped partitions=%d keys_dropped=%zu keys=%zu", n,
+                 dropped, cls_state_count(r->state));
+}
+
 int cls_rebuild_catch_up(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts,
                          int timeout_ms, char *err, size_t errlen)
 {
@@ -221,9 +249,13 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, const rd_kafka_topic_partition_l
     for (int i = 0; !rc && parts && i < parts->cnt; i++) {
         int32_t p = raw_part(r, parts, i);
 
-        if (p >= 0 && p < r->n_parts)
+        if (p >= 0 && p < r->n_parts) {
             r->want[p] = true;
+            r->held[p] = false; /* back again: read on from where we stopped */
+        }
     }
+    if (!rc && parts)
+        drop_not_returned(r);
     if (!rc)
         rc = assign_wanted(r, err, errlen);
     while (!rc) {
@@ -260,29 +292,27 @@ int cls_rebuild_catch_up(struct cls_rebuild *r, const rd_kafka_topic_partition_l
     return rc;
 }
 
-size_t cls_rebuild_release(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts)
+void cls_rebuild_release(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts)
 {
     char err[256];
-    size_t dropped = 0;
     bool changed = false;
 
     if (r->all)
-        return 0;
+        return;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = raw_part(r, parts, i);
 
         if (p < 0 || p >= r->n_parts || !r->want[p])
             continue;
+        /* An eager rebalance revokes everything and hands most of it
+         * straight back: keep the keys and the position until the next
+         * assignment shows which partitions really moved. */
         r->want[p] = false;
-        r->pos[p] = 0; /* its keys go: a later assignment reads it again */
+        r->held[p] = true;
         changed = true;
     }
     if (changed && assign_wanted(r, err, sizeof(err)))
-        DAI_WARN("state reader: cannot drop released partitions: %s", err);
-    for (int i = 0; i < parts->cnt; i++)
-        if (raw_part(r, parts, i) >= 0)
-            dropped += cls_state_drop_partition(r->state, raw_part(r, parts, i));
-    return dropped;
+        DAI_WARN("state reader: cannot stop reading released partitions: %s", err);
 }
 
 void cls_rebuild_poll(struct cls_rebuild *r, int max_msgs)

@@ -28,10 +28,11 @@ void cls_rebuild_free(struct cls_rebuild *r);
 DAI_MUST_CHECK int cls_rebuild_catch_up(struct cls_rebuild *r,
                                         const rd_kafka_topic_partition_list_t *parts,
                                         int timeout_ms, char *err, size_t errlen);
-/* Stop reading the raw topic's partitions in `parts` (revoked) and drop their
- * keys from the table (not when every partition is read). Returns keys
- * dropped. */
-size_t cls_rebuild_release(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts);
+/* Stop reading the raw topic's partitions in `parts` (revoked; nothing when
+ * every partition is read). Their keys stay until the next catch-up with an
+ * assignment: dropped there if the partition did not come back, kept (and
+ * read on from where they were) if it did. */
+void cls_rebuild_release(struct cls_rebuild *r, const rd_kafka_topic_partition_list_t *parts);
 /* Apply whatever is already fetched, without blocking (keeps state fresh). */
 void cls_rebuild_poll(struct cls_rebuild *r, int max_msgs);
 

@@ -167,7 +167,11 @@ def test_classifier_instances_hold_only_their_partitions_keys(broker, topics, ll
         assert h.metric(a, "dai_classifier_state_keys") == want_a
         assert h.metric(b, "dai_classifier_state_keys") == want_b
 
-        # a leaves: b reads a's partitions back before their first event
+        # a leaves: b reads a's partitions back before their first event. The
+        # eager rebalance revokes b's own partitions too and hands them straight
+        # back: those are not read again from the start.
+        read_before = h.metric(b, "dai_classifier_state_records_read_total")
+        recs_a = sum(1 for m in got if m["partition"] in pa)
         assert a.stop() == 0
         more = stream(50, first=1000)
         h.produce_many(broker.bootstrap, raw, more)
@@ -176,6 +180,8 @@ def test_classifier_instances_hold_only_their_partitions_keys(broker, topics, ll
         got = h.enriched(broker.bootstrap, topics)
         assert_exactly_once(got, sent + more)
         assert h.metric(b, "dai_classifier_state_keys") == 200
+        read = h.metric(b, "dai_classifier_state_records_read_total") - read_before
+        assert recs_a <= read < len(sent) + len(more), (read, recs_a)
         # the unchanged issues taken over were not sent to the LLM again
         assert max(llm.stats()["titles"].values()) == 1
         mb = h.metrics(b)
