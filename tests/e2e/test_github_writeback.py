@@ -7,6 +7,7 @@ correction moves the labels, our own echoes cause no writes, dry-run writes
 nothing, retry-after is honoured, tokens are renewed across expiry, and a
 replay by a fresh consumer group writes nothing twice."""
 import json
+import re
 import shutil
 import sys
 import time
@@ -121,6 +122,13 @@ def test_labels_written_person_respected_corrections_both_ways(broker, topics, f
         daitest.wait_for(lambda: metric(s.gateway, "dai_gateway_writeback_events_total",
                                         outcome="own_echo") >= 2, what="own echoes seen")
         n_writes = len(writes(fake))
+        # docs/operations.md's write-back rows name families this gateway really exports.
+        st, _, body = daitest.request("GET", f"{s.gateway.url}/metrics")
+        exported = {l.split()[2] for l in body.decode().splitlines() if l.startswith("# TYPE ")}
+        rows = [l for l in (daitest.REPO / "docs" / "operations.md").read_text().splitlines()
+                if "only with write-back on" in l]
+        documented = set(re.findall(r"`((?:dai|gateway)_[a-z_]*[a-z])[`{]", "\n".join(rows)))
+        assert documented and not documented - exported, documented - exported
 
         # A person adds a taxonomy label: a human correction, visible at the
         # gateway; the bot's old category label goes, the person's stays.
