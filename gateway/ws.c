@@ -25,10 +25,10 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-/* True if the comma-separated header value contains token (any case). */
-static bool has_token(const char *value, const char *token)
+/* Each element of a comma-separated header value, trimmed: fn(b, n, ud) until
+ * it returns true; true if one did. */
+static bool each_item(const char *value, bool (*fn)(const char *, size_t, void *), void *ud)
 {
-    size_t tl = strlen(token);
     const char *p = value;
 
     while (p && *p) {
@@ -39,11 +39,31 @@ static bool has_token(const char *value, const char *token)
             b++;
         while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        if ((size_t)(e - b) == tl && strncasecmp(b, token, tl) == 0)
+        if (fn(b, (size_t)(e - b), ud))
             return true;
         p = end ? end + 1 : NULL;
     }
     return false;
+}
+
+struct token_want {
+    const char *token;
+    size_t len;
+};
+
+static bool is_token(const char *b, size_t n, void *ud)
+{
+    const struct token_want *w = ud;
+
+    return n == w->len && strncasecmp(b, w->token, n) == 0;
+}
+
+/* True if the comma-separated header value contains token (any case). */
+static bool has_token(const char *value, const char *token)
+{
+    struct token_want w = {token, strlen(token)};
+
+    return each_item(value, is_token, &w);
 }
 
 int gw_ws_check_handshake(const char *method, const char *upgrade, const char *connection,
@@ -85,26 +105,6 @@ int gw_ws_check_handshake(const char *method, const char *upgrade, const char *c
     return 0;
 }
 
-/* Each element of a comma-separated header value, trimmed: fn(b, n, ud) until
- * it returns true; true if one did. */
-static bool each_item(const char *value, bool (*fn)(const char *, size_t, void *), void *ud)
-{
-    const char *p = value;
-
-    while (p && *p) {
-        const char *end = strchr(p, ',');
-        const char *b = p, *e = end ? end : p + strlen(p);
-
-        while (b < e && (*b == ' ' || *b == '\t'))
-            b++;
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (fn(b, (size_t)(e - b), ud))
-            return true;
-        p = end ? end + 1 : NULL;
-    }
-    return false;
-}
 
 struct found {
     const char *p;

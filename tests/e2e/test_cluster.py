@@ -241,14 +241,6 @@ def all_issues(g):
             return out
 
 
-def add_partitions(cluster, topic, total):
-    r = subprocess.run(
-        [str(daitest.REPO / "scripts" / "kafka-local"), "tool", "topics", "--bootstrap-server",
-         cluster.bootstrap, "--alter", "--topic", topic, "--partitions", str(total)],
-        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
 def test_partitions_added_at_run_time(healthy, topics):
     """issues.raw and issues.enriched grow from 3 to 6 partitions while deliveries flow: the
     classifiers' group takes the new raw partitions over (read from their beginning), the gateway
@@ -260,7 +252,7 @@ def test_partitions_added_at_run_time(healthy, topics):
     try:
         def inject(gen):
             for t in (raw, enr):
-                add_partitions(healthy, t, 6)
+                healthy.add_partitions(t, 6)
             daitest.wait_for(lambda: all((t, 5) in healthy.metadata() for t in (raw, enr)),
                              timeout=30, what="six partitions in the metadata")
             # Deliveries written straight onto the new partitions (the ingress's producer only

@@ -9,14 +9,6 @@ import daitest
 from test_gateway_support import enriched, gateway, get, key_of
 
 
-def add_partitions(broker, topic, total):
-    r = subprocess.run(
-        [str(daitest.REPO / "scripts" / "kafka-local"), "tool", "topics", "--bootstrap-server",
-         broker.bootstrap, "--alter", "--topic", topic, "--partitions", str(total)],
-        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
 def produce_to(broker, topic, partition, ev):
     """One event onto an explicit partition (kcat -p), acknowledged by the broker."""
     subprocess.run(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, "-p", str(partition),
@@ -38,7 +30,7 @@ def test_events_on_partitions_added_after_start_reach_the_rest_api(broker, topic
     try:
         daitest.wait_for(lambda: numbers(gw) == {1}, what="the event on partition 0")
 
-        add_partitions(broker, t, 3)
+        broker.add_partitions(t, 3)
         produce_to(broker, t, 2, enriched(number=2, title="On a partition added at run time"))
         produce_to(broker, t, 1, enriched(number=3))
         on = {m["value"]["issue"]["number"]: m["partition"]

@@ -96,6 +96,15 @@ class Broker:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def add_partitions(self, topic, total):
+        """Grow an existing topic to `total` partitions (Kafka's own TopicCommand)."""
+        r = subprocess.run(
+            [str(REPO / "scripts" / "kafka-local"), "tool", "topics", "--bootstrap-server",
+             self.bootstrap, "--alter", "--topic", topic, "--partitions", str(total)],
+            capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(r.stdout + r.stderr)
+
     def create_topics(self, *topics, partitions=3):
         """Create topics (idempotent) in one JVM launch through kafka-local."""
         r = subprocess.run(
